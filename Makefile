@@ -1,0 +1,42 @@
+# Lookalike: `make demo` runs the whole service, `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: install demo test lint typecheck pytest services-stop clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Re-installs only when pyproject.toml changes. torch is pinned to the CPU build
+# on disk (see README for the CUDA build).
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check config catalog recommender embeddings tests bench manage.py
+
+typecheck: install
+	DEBUG=1 $(BIN)/mypy .
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+services-stop:
+	$(BIN)/python -c "from pathlib import Path; from config import embedded; v = Path('var'); embedded.stop_postgres(v); embedded.stop_redis(v)"
+
+clean: services-stop
+	rm -rf var $(VENV)

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
+from django.core.validators import MinValueValidator
+from django.db import models
+
+
+class Category(models.Model):
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    """A sellable listing.
+
+    Price and stock change often. They live here, on a table without vector
+    indexes: pgvector's HNSW makes every update of a row in an indexed table
+    expensive, so vectors are kept in embeddings.ProductVector instead.
+    """
+
+    sku = models.CharField(max_length=64, unique=True)
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    brand = models.CharField(max_length=120, blank=True, db_index=True)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products", null=True, blank=True)
+    price = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
+    currency = models.CharField(max_length=3, default="EUR")
+    stock = models.PositiveIntegerField(default=0)
+    attributes = models.JSONField(default=dict, blank=True)
+    # Variants of one product (colours, sizes) share a group; they are never
+    # recommended as "similar" to each other nor flagged as duplicates.
+    product_group = models.CharField(max_length=64, blank=True, db_index=True)
+    seller = models.CharField(max_length=120, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["category", "is_active"], name="product_category_active"),
+            models.Index(fields=["price"], name="product_price"),
+            GinIndex(fields=["attributes"], name="product_attributes_gin"),
+            GinIndex(
+                SearchVector("title", "description", "brand", config="english"),
+                name="product_search_gin",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative"),
+            models.CheckConstraint(condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="product_currency_iso"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.title}"

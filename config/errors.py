@@ -1,0 +1,72 @@
+"""One JSON error envelope for every API error.
+
+`{"error": {"code": "...", "message": "...", "details": {...}}}`
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """Raise from services/views with a stable machine-readable code."""
+
+    def __init__(self, code: str, message: str, *, status_code: int = 400, details: dict[str, Any] | None = None):
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.error_code = code
+        self.details = details or {}
+
+
+def _flatten(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {key: _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(item) for item in detail]
+    return str(detail)
+
+
+def _message_for(exc: exceptions.APIException, details: Any) -> str:
+    if isinstance(exc, exceptions.ValidationError) and isinstance(details, dict) and details:
+        field, problems = next(iter(details.items()))
+        first = problems[0] if isinstance(problems, list) and problems else problems
+        if field == "non_field_errors":
+            return str(first)
+        return f"{field}: {first}"
+    return str(exc.detail) if not isinstance(exc.detail, (dict, list)) else "Invalid request."
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    if isinstance(exc, ApiError):
+        body = {"code": exc.error_code, "message": str(exc.detail), "details": exc.details}
+    else:
+        details = _flatten(exc.detail)
+        code = exc.get_codes()
+        code_str = code if isinstance(code, str) else ("invalid" if response.status_code == 400 else "error")
+        body = {
+            "code": code_str,
+            "message": _message_for(exc, details),
+            "details": details if isinstance(details, dict) else {},
+        }
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, exceptions.Throttled) and wait is not None:
+            body["details"] = {"retry_after_seconds": int(wait + 0.999)}
+    response.data = {"error": body}
+    return response
+
+
+def error_response(code: str, message: str, http_status: int = status.HTTP_400_BAD_REQUEST) -> Response:
+    return Response({"error": {"code": code, "message": message, "details": {}}}, status=http_status)

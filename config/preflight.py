@@ -1,0 +1,64 @@
+"""Fail fast, in one line, when configuration or a dependency is wrong.
+
+Used by manage.py (and so by the web server, the worker and every management
+command): a wrong DATABASE_URL or an unreachable Redis ends the process with a
+single line naming the setting, not a stack trace from inside a driver.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+# Commands that must work without a database or broker (help, lint-like checks).
+OFFLINE_COMMANDS = {"help", "version", "--help", "-h", "--version", "makemigrations", "spectacular", "check"}
+BROKER_COMMANDS = {"runserver", "worker", "beat", "demo_services"}
+
+
+def fail(message: str) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def setup_or_exit() -> None:
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        fail(str(exc))
+
+
+def _database_problem() -> str | None:
+    from django.conf import settings
+    from django.db import connection
+
+    try:
+        connection.ensure_connection()
+    except Exception as exc:  # psycopg raises several types; all mean "unreachable"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        source = "DATABASE_URL" if settings.DATABASE_URL else "embedded PostgreSQL (DATABASE_URL unset)"
+        return f"{source}: cannot connect to the database: {reason}"
+    return None
+
+
+def _broker_problem() -> str | None:
+    import redis
+    from django.conf import settings
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2).ping()
+    except Exception as exc:  # refused, timeout, DNS, auth: all mean the broker is unusable
+        return f"REDIS_URL: cannot reach Redis at {settings.REDIS_URL}: {exc}"
+    return None
+
+
+def check_dependencies_or_exit(command: str) -> None:
+    if command in OFFLINE_COMMANDS:
+        return
+    problem = _database_problem()
+    if problem is None and command in BROKER_COMMANDS:
+        problem = _broker_problem()
+    if problem:
+        fail(problem)

@@ -1,0 +1,60 @@
+"""Vector storage: one table per granularity, keyed by (space, encoder).
+
+The `embedding` columns are dimensionless halfvec so that encoders of any
+dimension share a table. Each (space, encoder) gets its own partial HNSW index
+on the expression `(embedding::halfvec(<dim>))` (see embeddings.vector_indexes),
+the layout pgvector documents for storing several models in one table.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from pgvector.django import HalfVectorField
+
+from catalog.models import Product, ProductImage
+from embeddings.models.spaces import Space
+
+
+class ImageVector(models.Model):
+    """One photo's vector in one space. Used for duplicates and photo evidence."""
+
+    image = models.ForeignKey(ProductImage, on_delete=models.CASCADE, related_name="vectors")
+    # Denormalised so k-NN over images can join products without touching images.
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="image_vectors")
+    space = models.CharField(max_length=16, choices=Space.choices)
+    encoder = models.CharField(max_length=160)
+    embedding = HalfVectorField()
+    # The ProductImage.version these vectors were computed from.
+    image_version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "space", "encoder"], name="image_vector_unique"),
+        ]
+        indexes = [models.Index(fields=["product", "space", "encoder"], name="image_vector_product")]
+
+    def __str__(self) -> str:
+        return f"{self.space} vector of image {self.image_id} ({self.encoder})"
+
+
+class ProductVector(models.Model):
+    """A product's vector in one space: the normalised mean of its photos' vectors.
+
+    Storefront queries ("more like this", text search) run k-NN over this table.
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="vectors")
+    space = models.CharField(max_length=16, choices=Space.choices)
+    encoder = models.CharField(max_length=160)
+    embedding = HalfVectorField()
+    image_count = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product", "space", "encoder"], name="product_vector_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.space} vector of product {self.product_id} ({self.encoder})"

@@ -1,0 +1,64 @@
+"""Partial HNSW indexes, one per (table, space, encoder).
+
+pgvector can only index a column of fixed dimension, while our vector tables
+hold several encoders of different dimensions. The documented way out is an
+expression index on `(embedding::halfvec(<dim>))` restricted by a WHERE clause
+to one encoder. A query uses the index only when it repeats that exact
+expression and predicate and orders by the opclass's operator (`<=>`, cosine)
+with a LIMIT: `knn_order_sql` builds that fragment so callers cannot drift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db import connection
+
+from embeddings.models import ImageVector, ProductVector
+
+VECTOR_TABLES = {
+    "product": ProductVector._meta.db_table,
+    "image": ImageVector._meta.db_table,
+}
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+
+
+def index_name(table: str, space: str, encoder: str) -> str:
+    digest = hashlib.sha1(f"{space}:{encoder}".encode()).hexdigest()[:12]
+    return f"{table[:30]}_hnsw_{space[:8]}_{digest}"
+
+
+def index_exists(name: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [name])
+        return cursor.fetchone() is not None
+
+
+def ensure_hnsw_index(*, kind: str, space: str, encoder: str, dim: int, concurrently: bool = False) -> str:
+    """Create the partial HNSW index for one encoder if it is missing; return its name.
+
+    `concurrently=True` builds without blocking writes (it cannot run inside a
+    transaction); a backfill builds the index after bulk-loading, which is far
+    cheaper than inserting into an existing graph row by row.
+    """
+    if not 1 <= dim <= 4000:
+        raise ValueError(f"halfvec HNSW indexes support 1..4000 dimensions, got {dim}")
+    table = VECTOR_TABLES[kind]
+    name = index_name(table, space, encoder)
+    if index_exists(name):
+        return name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}IF NOT EXISTS {connection.ops.quote_name(name)} "
+            f"ON {connection.ops.quote_name(table)} USING hnsw ((embedding::halfvec({int(dim)})) halfvec_cosine_ops) "
+            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
+            f"WHERE space = %s AND encoder = %s",
+            [space, encoder],
+        )
+    return name
+
+
+def knn_distance_sql(alias: str, dim: int) -> str:
+    """`<alias>.embedding::halfvec(dim) <=> %s::halfvec(dim)`: the indexed cosine distance."""
+    return f"({alias}.embedding::halfvec({int(dim)}) <=> %s::halfvec({int(dim)}))"
