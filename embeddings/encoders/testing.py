@@ -1,0 +1,125 @@
+"""Tiny, random-initialised DINOv2 and SigLIP checkpoints for tests that need no downloads.
+
+The checkpoints are saved the way the hub stores the real ones (config, safetensors,
+preprocessor config, SentencePiece tokenizer), and the specs registered for them go
+through exactly the production loader, so only the sizes differ from production.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from embeddings.encoders.registry import EncoderSpec, register
+
+TINY_DINOV2 = "tiny-dinov2"
+TINY_SIGLIP = "tiny-siglip"
+
+# A little product-catalogue English so the tokenizer has real pieces to split on.
+_CORPUS = [
+    "a photo of a red running shoe",
+    "a blue cotton shirt with long sleeves",
+    "black leather handbag with a gold buckle",
+    "wooden dining chair, oak finish",
+    "a photo of a cat sitting on a sofa",
+    "stainless steel kitchen knife set",
+    "green ceramic coffee mug",
+    "white sneakers for women",
+    "denim jacket for men, size large",
+    "a photo of a dog",
+    "a photo of a car",
+] * 8
+
+
+def _sentencepiece_model() -> bytes:
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    # Same special ids as SigLIP's real spiece.model: <pad>=0, </s>=1 (also its pad token), <unk>=2.
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(_CORPUS),
+        model_writer=model,
+        vocab_size=96,
+        model_type="unigram",
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    return model.getvalue()
+
+
+def _save_dinov2(directory: Path) -> None:
+    from transformers import Dinov2Config, Dinov2Model
+    from transformers.models.bit.image_processing_pil_bit import BitImageProcessorPil
+
+    config = Dinov2Config(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, mlp_ratio=2, image_size=28, patch_size=7
+    )
+    Dinov2Model(config).eval().save_pretrained(directory)
+    BitImageProcessorPil(
+        size={"shortest_edge": 32},
+        crop_size={"height": 28, "width": 28},
+        image_mean=[0.485, 0.456, 0.406],
+        image_std=[0.229, 0.224, 0.225],
+    ).save_pretrained(directory)
+
+
+def _save_siglip(directory: Path) -> None:
+    from transformers import SiglipConfig, SiglipModel, SiglipTokenizer
+    from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
+
+    tokenizer_file = directory / "spiece.model"
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer_file.write_bytes(_sentencepiece_model())
+    tokenizer = SiglipTokenizer(vocab_file=str(tokenizer_file), model_max_length=64)
+    config = SiglipConfig(
+        text_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "vocab_size": len(tokenizer),
+            "max_position_embeddings": 64,
+            "pad_token_id": 1,
+            "bos_token_id": None,
+            "eos_token_id": 1,
+        },
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+    )
+    SiglipModel(config).eval().save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    SiglipImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(directory)
+
+
+def build_tiny_models(directory: Path) -> dict[str, EncoderSpec]:
+    """Write "tiny-dinov2" and "tiny-siglip" under ``directory``, register them, return their specs.
+
+    Deterministic (seeded) and about a second on a laptop CPU.
+    """
+    import torch
+
+    torch.manual_seed(0)
+    dinov2_dir, siglip_dir = directory / TINY_DINOV2, directory / TINY_SIGLIP
+    _save_dinov2(dinov2_dir)
+    _save_siglip(siglip_dir)
+    specs = {
+        TINY_DINOV2: EncoderSpec(
+            name=TINY_DINOV2, family="dinov2", source=str(dinov2_dir), dim=32, modality="image", image_size=28
+        ),
+        TINY_SIGLIP: EncoderSpec(
+            name=TINY_SIGLIP, family="siglip", source=str(siglip_dir), dim=32, modality="image+text", image_size=32
+        ),
+    }
+    for spec in specs.values():
+        register(spec)
+    return specs
