@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from config import embedded
 from config.database_url import parse_database_url
 from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from recommender.duplicates.thresholds import parse_threshold_overrides
 
 django_stubs_ext.monkeypatch()
 
@@ -110,6 +111,25 @@ EMBEDDINGS_PROFILE = env_choice("EMBEDDINGS_PROFILE", "lite", ["full", "lite"])
 EMBEDDINGS_VISUAL_ENCODER = env_str("EMBEDDINGS_VISUAL_ENCODER")
 EMBEDDINGS_SEMANTIC_ENCODER = env_str("EMBEDDINGS_SEMANTIC_ENCODER")
 EMBEDDINGS_MODEL_DIR = env_str("EMBEDDINGS_MODEL_DIR")
+
+# --- Duplicate listings (recommender.duplicates) -------------------------------
+# Visual cosine-similarity floors per encoder registry name: near-duplicate and
+# similar tiers. efficientnet-lite0 is calibrated by bench/duplicates_eval.py
+# (BENCHMARKS.md); dinov2-base is not (no weights offline). Override as
+# DUPLICATES_THRESHOLDS=name=NEAR/SIMILAR,other=NEAR/SIMILAR.
+DUPLICATES_THRESHOLDS: dict[str, dict[str, float]] = {
+    "efficientnet-lite0": {"near": 0.90, "similar": 0.80},
+    "dinov2-base": {"near": 0.85, "similar": 0.70},
+}
+try:
+    for _name, (_near, _similar) in parse_threshold_overrides(env_list("DUPLICATES_THRESHOLDS")).items():
+        DUPLICATES_THRESHOLDS[_name] = {"near": _near, "similar": _similar}
+except ValueError as _error:
+    raise ImproperlyConfigured(f"DUPLICATES_THRESHOLDS: {_error}") from None
+# Perceptual-hash bits that may differ for a pair to count as an exact copy.
+DUPLICATES_PHASH_MAX_DISTANCE = env_int("DUPLICATES_PHASH_MAX_DISTANCE", 6, minimum=0, maximum=32)
+# Neighbours fetched per photo (k-NN LIMIT); the threshold is applied afterwards.
+DUPLICATES_KNN_LIMIT = env_int("DUPLICATES_KNN_LIMIT", 20, minimum=2, maximum=500)
 
 # --- Media / static ----------------------------------------------------------
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")

@@ -1,0 +1,21 @@
+"""Models of the recommender app; duplicate listings live in their own sub-package."""
+
+from __future__ import annotations
+
+from recommender.duplicates.models import (
+    DuplicateDecision,
+    DuplicateDismissal,
+    DuplicateGroup,
+    DuplicateGroupMember,
+    DuplicatePair,
+    DuplicateScan,
+)
+
+__all__ = [
+    "DuplicateDecision",
+    "DuplicateDismissal",
+    "DuplicateGroup",
+    "DuplicateGroupMember",
+    "DuplicatePair",
+    "DuplicateScan",
+]
