@@ -25,7 +25,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check config catalog recommender embeddings tests bench manage.py
+	$(BIN)/ruff format --check .
 
 typecheck: install
 	DEBUG=1 $(BIN)/mypy .
