@@ -80,11 +80,10 @@ def from_hf_config(directory: Path) -> Preprocess:
     """Build a Preprocess from a saved ``preprocessor_config.json`` (BitImageProcessor, SiglipImageProcessor)."""
     config = json.loads((directory / "preprocessor_config.json").read_text())
     size = config.get("size", {})
-    resize: int | tuple[int, int]
-    if "shortest_edge" in size:
-        resize = int(size["shortest_edge"])
-    else:
-        resize = (int(size["height"]), int(size["width"]))
+    # {"shortest_edge": n} keeps the aspect ratio (BiT/DINOv2); {"height", "width"} squashes (SigLIP).
+    resize: int | tuple[int, int] = (
+        int(size["shortest_edge"]) if "shortest_edge" in size else (int(size["height"]), int(size["width"]))
+    )
     crop: tuple[int, int] | None = None
     if config.get("do_center_crop", False):
         crop_size = config["crop_size"]
