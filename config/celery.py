@@ -31,6 +31,9 @@ app.conf.update(
     # A message not acked within this window is redelivered (acks_late tasks
     # whose worker died); longer than any task's time limit.
     broker_transport_options={"visibility_timeout": 3600},
-    beat_schedule={},
+    beat_schedule={
+        # Re-enqueues photos left pending longer than EMBEDDING_PENDING_TIMEOUT (lost message, killed worker).
+        "embeddings-sweep-pending": {"task": "embeddings.sweep_pending_images", "schedule": 30.0},
+    },
 )
 app.autodiscover_tasks()

@@ -29,6 +29,8 @@ class ProductImage(models.Model):
     phash = models.BigIntegerField(null=True, blank=True)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    # Where an import took the photo from (path or URL); lets a re-run skip what is done.
+    source = models.CharField(max_length=1000, blank=True, default="")
     # The lowest position is the primary photo.
     position = models.PositiveSmallIntegerField(default=0)
     # Pre-rendered thumbnails: {"160": "thumbs/…jpg", "480": "…"} relative to MEDIA_ROOT.

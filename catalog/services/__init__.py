@@ -1,0 +1,22 @@
+"""Writes to the catalog: products and their photos. Views, admin, commands and tasks call these."""
+
+from __future__ import annotations
+
+from catalog.services.images import (
+    ImageAdded,
+    product_image_add,
+    product_image_delete,
+    product_images_request_embedding,
+)
+from catalog.services.products import category_get_or_create, product_create, product_delete, product_update
+
+__all__ = [
+    "ImageAdded",
+    "category_get_or_create",
+    "product_create",
+    "product_delete",
+    "product_image_add",
+    "product_image_delete",
+    "product_images_request_embedding",
+    "product_update",
+]

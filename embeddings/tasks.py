@@ -1,0 +1,111 @@
+"""Celery tasks of the embedding pipeline: thin wrappers that take ids and call services.
+
+`embed_images` runs models, so it lives on the `embeddings` queue (routed by
+module name in config/celery.py). The sweeper is light bookkeeping: it is named
+outside `embeddings.tasks.*` so that it goes to the `default` queue, where the
+one worker running beat also lives.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import kombu.exceptions
+import redis.exceptions
+from celery import shared_task
+from celery.signals import worker_process_init, worker_ready
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+
+from config.queues import Queue
+from embeddings import pipeline
+
+logger = logging.getLogger(__name__)
+
+# Failures that say nothing about the photos themselves: retry with backoff.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+)
+
+
+@shared_task(
+    name="embeddings.tasks.embed_images",
+    # Safe to run twice (claims are by state under row locks), so a message whose
+    # worker died is redelivered rather than lost.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=8,
+    time_limit=600,
+    soft_time_limit=540,
+)
+def embed_images(image_ids: list[int]) -> dict[str, object]:
+    """Embed these photos (and top the batch up with other pending ones); see embeddings.pipeline."""
+    return pipeline.embed_images(image_ids=image_ids).as_dict()
+
+
+@shared_task(
+    name="embeddings.sweep_pending_images",
+    queue=Queue.DEFAULT.value,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    max_retries=3,
+)
+def sweep_pending_images() -> int:
+    """Re-enqueue photos pending longer than EMBEDDING_PENDING_TIMEOUT (lost message, killed worker)."""
+    ids = pipeline.stale_pending_images_touch(older_than=timedelta(seconds=settings.EMBEDDING_PENDING_TIMEOUT))
+    if ids:
+        logger.warning("re-enqueueing %d photos left pending too long", len(ids))
+        enqueue_embedding(ids)
+    return len(ids)
+
+
+def enqueue_embedding(image_ids: Sequence[int]) -> None:
+    """Enqueue the photos once the current transaction commits, in messages of one batch each.
+
+    After commit, so that the worker finds the rows. If the broker is down the
+    photos stay `pending` and the sweeper re-enqueues them later: an upload
+    must not fail because Redis blinked after its row committed.
+    """
+    ids = [int(i) for i in image_ids]
+    size = settings.EMBEDDING_BATCH_SIZE
+
+    def send() -> None:
+        for start in range(0, len(ids), size):
+            try:
+                embed_images.delay(ids[start : start + size])
+            except TRANSIENT_ERRORS:
+                logger.exception("could not enqueue photos %s; the sweeper will retry", ids[start : start + 3])
+                return
+
+    if ids:
+        transaction.on_commit(send)
+
+
+@worker_ready.connect
+def load_models_when_ready(sender: Any = None, **kwargs: Any) -> None:
+    """Load the configured models before the first photo arrives, so it is not the one waiting.
+
+    Solo and thread pools run tasks in this process. A prefork parent runs
+    none, so it skips this and each child loads its own copy after the fork.
+    """
+    if "prefork" in type(getattr(sender, "pool", None)).__module__:
+        return
+    pipeline.load_configured_models()
+
+
+@worker_process_init.connect
+def load_models_in_child(**kwargs: Any) -> None:
+    pipeline.load_configured_models()

@@ -1,0 +1,96 @@
+"""catalog.imaging: what each kind of upload becomes, without a database."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image, ImageFilter
+
+from catalog.imaging import ImageRejected, hamming_distance, inspect_image, perceptual_hash, render_thumbnail
+from tests.catalog import factories
+
+LIMITS = {"max_bytes": 5 * 1024 * 1024, "max_pixels": 4_000_000}
+
+
+def rejected(data: bytes, **limits: int) -> ImageRejected:
+    with pytest.raises(ImageRejected) as caught:
+        inspect_image(data, **{**LIMITS, **limits})
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "code", "words"),
+    [
+        ("zero-byte", b"", "image_empty", "empty"),
+        ("text renamed as .jpg", b"just some text, saved as photo.jpg\n" * 10, "image_invalid", "not recognised"),
+        ("corrupt", b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8, "image_invalid", "not a usable image"),
+        ("truncated", factories.jpeg(1, (400, 300))[:1500], "image_invalid", "truncated"),
+        ("decompression bomb", factories.decompression_bomb(), "image_too_large", "pixels"),
+        ("BMP", factories.encode(factories.photo(2), "BMP"), "image_unsupported_format", "BMP"),
+    ],
+)
+def test_it_rejects_bad_input_naming_the_problem(name: str, data: bytes, code: str, words: str) -> None:
+    problem = rejected(data)
+    assert problem.code == code, name
+    assert words in problem.message, problem.message
+
+
+def test_it_rejects_a_file_over_the_byte_limit_before_decoding() -> None:
+    problem = rejected(factories.jpeg(1, (300, 300)), max_bytes=2048)
+    assert problem.code == "image_too_large"
+    assert "limit is 2048 bytes" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options"),
+    [("JPEG", {}), ("PNG", {}), ("WEBP", {}), ("GIF", {}), ("AVIF", {}), ("HEIF", {})],
+)
+def test_it_accepts_every_documented_format(fmt: str, options: dict[str, object]) -> None:
+    data = factories.encode(factories.photo(4, (80, 60)), fmt, **options)
+    inspected = inspect_image(data, **LIMITS)
+    assert (inspected.format, inspected.width, inspected.height, inspected.image.mode) == (fmt, 80, 60, "RGB")
+
+
+def test_an_animated_gif_is_its_first_frame() -> None:
+    frames = [Image.new("RGB", (40, 30), colour) for colour in [(250, 0, 0), (0, 0, 250)]]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    inspected = inspect_image(buffer.getvalue(), **LIMITS)
+    red, _, blue = inspected.image.getpixel((20, 15))  # type: ignore[misc]
+    assert red > 200 and blue < 50
+
+
+def test_exif_orientation_is_applied_so_width_and_height_are_as_displayed() -> None:
+    inspected = inspect_image(factories.exif_rotated_jpeg((120, 40)), **LIMITS)
+    assert (inspected.width, inspected.height) == (40, 120)
+
+
+def test_cmyk_and_16_bit_png_decode_to_rgb_with_their_content() -> None:
+    cmyk = inspect_image(factories.cmyk_jpeg(), **LIMITS)
+    wide = inspect_image(factories.png16(), **LIMITS)
+    assert cmyk.image.mode == wide.image.mode == "RGB"
+    # 16-bit values are scaled to 8 bits, not clipped to white: a gradient stays a gradient.
+    first, last = wide.image.getpixel((0, 0)), wide.image.getpixel((63, 47))
+    assert first[0] < 10 and last[0] > 245  # type: ignore[index]
+
+
+def test_the_perceptual_hash_is_stable_under_resizing_and_differs_between_pictures() -> None:
+    original = factories.photo(11, (256, 192))
+    resized = original.resize((128, 96)).filter(ImageFilter.GaussianBlur(0.5))
+    other = factories.photo(12, (256, 192))
+    assert hamming_distance(perceptual_hash(original), perceptual_hash(resized)) <= 6
+    assert hamming_distance(perceptual_hash(original), perceptual_hash(other)) >= 16
+
+
+def test_the_perceptual_hash_fits_a_signed_bigint() -> None:
+    hashes = [perceptual_hash(factories.photo(seed)) for seed in range(20)]
+    assert all(-(2**63) <= value < 2**63 for value in hashes)
+    assert any(value < 0 for value in hashes), "the top bit is set for some pictures and stored negative"
+
+
+def test_thumbnails_fit_the_size_and_never_upscale() -> None:
+    large = Image.open(io.BytesIO(render_thumbnail(factories.photo(1, (900, 300)), 160)))
+    small = Image.open(io.BytesIO(render_thumbnail(factories.photo(1, (90, 30)), 160)))
+    assert (large.format, large.size) == ("JPEG", (160, 53))
+    assert small.size == (90, 30)
