@@ -163,6 +163,23 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
 }
+# --- Storefront queries (recommender) ----------------------------------------
+# Results are ranked in windows of this many; pages inside one window share one
+# candidate pool, which is what keeps offset pagination stable.
+RECOMMENDER_PAGE_WINDOW = env_int("RECOMMENDER_PAGE_WINDOW", 60, minimum=10, maximum=500)
+RECOMMENDER_MAX_DEPTH = env_int("RECOMMENDER_MAX_DEPTH", 480, minimum=100, maximum=5000)
+RECOMMENDER_EF_SEARCH = env_int("RECOMMENDER_EF_SEARCH", 100, minimum=10, maximum=1000)
+RECOMMENDER_MAX_SCAN_TUPLES = env_int("RECOMMENDER_MAX_SCAN_TUPLES", 50_000, minimum=1000)
+# Filters estimated to match at most this many rows are answered by an exact scan.
+RECOMMENDER_EXACT_MAX_ROWS = env_int("RECOMMENDER_EXACT_MAX_ROWS", 15_000, minimum=0)
+# Filters matching at least this share of the catalog run a plain HNSW scan.
+RECOMMENDER_BROAD_FRACTION = env_float("RECOMMENDER_BROAD_FRACTION", 0.3, minimum=0.01, maximum=1.0)
+RECOMMENDER_STARTER_CLUSTERS = env_int("RECOMMENDER_STARTER_CLUSTERS", 24, minimum=2, maximum=200)
+RECOMMENDER_STARTER_SAMPLE = env_int("RECOMMENDER_STARTER_SAMPLE", 5000, minimum=100)
+RECOMMENDER_STARTER_TTL = env_int("RECOMMENDER_STARTER_TTL", 3600, minimum=10)
+RECOMMENDER_LOG_RETENTION_DAYS = env_int("RECOMMENDER_LOG_RETENTION_DAYS", 30, minimum=1)
+SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 256, minimum=16, maximum=4096)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Lookalike API",
     "DESCRIPTION": "More-like-this, text search, search by photo and cold-start recommendations.",

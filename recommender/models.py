@@ -10,6 +10,7 @@ from recommender.duplicates.models import (
     DuplicatePair,
     DuplicateScan,
 )
+from recommender.logs import RecommendationLog
 
 __all__ = [
     "DuplicateDecision",
@@ -18,4 +19,5 @@ __all__ = [
     "DuplicateGroupMember",
     "DuplicatePair",
     "DuplicateScan",
+    "RecommendationLog",
 ]

@@ -1,0 +1,62 @@
+"""Response shapes, shared by every storefront endpoint so a frontend renders them with one component."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class ScoresSerializer(serializers.Serializer):
+    visual = serializers.FloatField(allow_null=True, help_text="Cosine similarity in the visual space.")
+    semantic = serializers.FloatField(allow_null=True, help_text="Cosine similarity in the semantic space.")
+    text = serializers.FloatField(allow_null=True, help_text="Full-text rank (search only).")
+    combined = serializers.FloatField(help_text="The score results are ordered by.")
+
+
+class ResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    title = serializers.CharField()
+    brand = serializers.CharField()
+    category = serializers.CharField(allow_null=True, help_text="Category slug.")
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    in_stock = serializers.BooleanField()
+    thumbnail = serializers.CharField(allow_null=True, help_text="Absolute URL of the primary photo's thumbnail.")
+    scores = ScoresSerializer()
+
+
+class DiagnosticsSerializer(serializers.Serializer):
+    strategy = serializers.ChoiceField(
+        choices=["hnsw", "hnsw_iterative", "exact", "starter_clusters", "none"],
+        help_text="How candidates were found: plain HNSW, iterative HNSW scan, exact scan, the cold-start "
+        "cluster representatives, or nothing to query.",
+    )
+    reason = serializers.CharField(help_text="Why this strategy was chosen.")
+    fallback = serializers.CharField(allow_null=True, required=False, help_text="Set when an index path came up short.")
+    ef_search = serializers.IntegerField(allow_null=True, required=False)
+    max_scan_tuples = serializers.IntegerField(allow_null=True, required=False)
+    estimated_rows = serializers.IntegerField(
+        allow_null=True, required=False, help_text="Products matching the filters."
+    )
+    catalog_rows = serializers.IntegerField(allow_null=True, required=False)
+    candidates_examined = serializers.IntegerField(required=False)
+    candidates_per_space = serializers.IntegerField(required=False)
+    queries = serializers.IntegerField(required=False, help_text="k-NN statements run for the last window.")
+    windows = serializers.IntegerField(required=False)
+    window_size = serializers.IntegerField(required=False)
+    spaces_queried = serializers.ListField(child=serializers.CharField(), required=False)
+    weights = serializers.DictField(child=serializers.FloatField(), required=False)
+    clusters = serializers.IntegerField(required=False, help_text="Cold start: visual clusters of the catalogue.")
+    filters_applied = serializers.DictField(help_text='The filters as understood, e.g. {"attr.color": "red"}.')
+    encoders = serializers.DictField(child=serializers.CharField(), help_text="Encoder identity per space.")
+    elapsed_ms = serializers.FloatField()
+
+
+class RankedListSerializer(serializers.Serializer):
+    recommendation_id = serializers.UUIDField(help_text="Quote it when reporting a click on a result.")
+    offset = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    count = serializers.IntegerField(help_text="Results on this page.")
+    next_offset = serializers.IntegerField(allow_null=True, help_text="Offset of the next page; null at the end.")
+    results = ResultSerializer(many=True)
+    diagnostics = DiagnosticsSerializer()

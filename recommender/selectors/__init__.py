@@ -1,0 +1,1 @@
+"""Storefront reads: k-NN rankings with filters, exclusions, diversity and stable pages."""

@@ -1,0 +1,99 @@
+"""Product filters and exclusions, compiled to one SQL predicate over `catalog_product p`.
+
+Every ranking path (HNSW, iterative, exact, full-text, the selectivity
+estimate) uses the same predicate, so "what matches the filters" has exactly
+one definition.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    category_id: int | None = None
+    category: str | None = None  # the slug as asked, for diagnostics
+    brand: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    in_stock: bool | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    def is_empty(self) -> bool:
+        return not self.applied()
+
+    def applied(self) -> dict[str, Any]:
+        """The filters as the client asked them (diagnostics and the log)."""
+        applied: dict[str, Any] = {}
+        if self.category is not None:
+            applied["category"] = self.category
+        if self.brand is not None:
+            applied["brand"] = self.brand
+        if self.min_price is not None:
+            applied["min_price"] = str(self.min_price)
+        if self.max_price is not None:
+            applied["max_price"] = str(self.max_price)
+        if self.in_stock is not None:
+            applied["in_stock"] = self.in_stock
+        for name, value in self.attributes:
+            applied[f"attr.{name}"] = value
+        return applied
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """Products never to return: the source itself, its variants, what the shopper already saw."""
+
+    product_ids: tuple[int, ...] = ()
+    product_groups: tuple[str, ...] = field(default=())
+
+
+def _attribute_candidates(value: str) -> list[Any]:
+    """`attr.size=42` must match both {"size": "42"} and {"size": 42}: JSON has no single spelling."""
+    candidates: list[Any] = [value]
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return candidates
+    if isinstance(parsed, (int, float, bool)) and parsed != value:
+        candidates.append(parsed)
+    return candidates
+
+
+def filter_sql(filters: ProductFilters, exclusions: Exclusions | None = None) -> tuple[str, list[Any]]:
+    """`p.is_active AND ...` with its parameters; `p` is catalog_product."""
+    clauses = ["p.is_active"]
+    params: list[Any] = []
+    if filters.category_id is not None:
+        clauses.append("p.category_id = %s")
+        params.append(filters.category_id)
+    if filters.brand is not None:
+        clauses.append("p.brand = %s")
+        params.append(filters.brand)
+    if filters.min_price is not None:
+        clauses.append("p.price >= %s")
+        params.append(filters.min_price)
+    if filters.max_price is not None:
+        clauses.append("p.price <= %s")
+        params.append(filters.max_price)
+    if filters.in_stock is True:
+        clauses.append("p.stock > 0")
+    elif filters.in_stock is False:
+        clauses.append("p.stock = 0")
+    for name, value in filters.attributes:
+        # `@>` so the GIN index on attributes serves the filter.
+        alternatives = [json.dumps({name: candidate}) for candidate in _attribute_candidates(value)]
+        clauses.append("(" + " OR ".join(["p.attributes @> %s::jsonb"] * len(alternatives)) + ")")
+        params.extend(alternatives)
+    if exclusions is not None:
+        if exclusions.product_ids:
+            clauses.append("p.id <> ALL(%s)")
+            params.append(list(exclusions.product_ids))
+        if exclusions.product_groups:
+            clauses.append("p.product_group <> ALL(%s)")
+            params.append(list(exclusions.product_groups))
+    return " AND ".join(clauses), params
