@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test lint typecheck pytest services-stop clean
+.PHONY: install demo test lint typecheck pytest browser services-stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ lint: install
 typecheck: install
 	DEBUG=1 $(BIN)/mypy .
 
-pytest: install
+# The browser tests (tests/pages) drive Debian's Chromium; Playwright never downloads one.
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+pytest: install browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -101,6 +101,8 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 1, minimum=1)
+# Task modules outside an app's own tasks.py (autodiscovery finds only those): the catalog map build.
+CELERY_IMPORTS = ["recommender.pages.tasks"]
 # Seconds an image may stay pending before the sweeper re-enqueues it.
 EMBEDDING_PENDING_TIMEOUT = env_int("EMBEDDING_PENDING_TIMEOUT", 120, minimum=5)
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=4096)
@@ -179,6 +181,8 @@ RECOMMENDER_STARTER_SAMPLE = env_int("RECOMMENDER_STARTER_SAMPLE", 5000, minimum
 RECOMMENDER_STARTER_TTL = env_int("RECOMMENDER_STARTER_TTL", 3600, minimum=10)
 RECOMMENDER_LOG_RETENTION_DAYS = env_int("RECOMMENDER_LOG_RETENTION_DAYS", 30, minimum=1)
 SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 256, minimum=16, maximum=4096)
+# Full-text matches ranked per search (each costs a to_tsvector): bounds a query for a common word.
+SEARCH_TEXT_MATCHES = env_int("SEARCH_TEXT_MATCHES", 500, minimum=10, maximum=100_000)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Lookalike API",

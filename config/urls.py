@@ -15,8 +15,12 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("config.api_urls")),
+    path("", include("recommender.pages.urls")),
 ]
 
 if settings.SERVE_MEDIA:
     # Development and the demo only; production serves MEDIA_ROOT from the web server or object storage.
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
+    # MEDIA_ROOT is read per request, so tests that override it (a private media dir) are served from it.
+    urlpatterns += [
+        re_path(r"^media/(?P<path>.*)$", lambda request, path: serve(request, path, str(settings.MEDIA_ROOT)))
+    ]

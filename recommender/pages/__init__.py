@@ -1,0 +1,1 @@
+"""Pages people use: the storefront and the merchandiser views (Django templates + small JS)."""
