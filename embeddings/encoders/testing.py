@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 from embeddings.encoders.registry import EncoderSpec, register
 
@@ -51,23 +52,24 @@ def _sentencepiece_model() -> bytes:
     return model.getvalue()
 
 
-def _save_dinov2(directory: Path) -> None:
+def save_dinov2(directory: Path, config: dict[str, Any], *, resize: int, crop: int) -> None:
+    """A random-weight Dinov2Model checkpoint with DINOv2's own preprocessing (ImageNet mean/std)."""
     from transformers import Dinov2Config, Dinov2Model
     from transformers.models.bit.image_processing_pil_bit import BitImageProcessorPil
 
-    config = Dinov2Config(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, mlp_ratio=2, image_size=28, patch_size=7
-    )
-    Dinov2Model(config).eval().save_pretrained(directory)
+    Dinov2Model(Dinov2Config(**config)).eval().save_pretrained(directory)
     BitImageProcessorPil(
-        size={"shortest_edge": 32},
-        crop_size={"height": 28, "width": 28},
+        size={"shortest_edge": resize},
+        crop_size={"height": crop, "width": crop},
         image_mean=[0.485, 0.456, 0.406],
         image_std=[0.229, 0.224, 0.225],
     ).save_pretrained(directory)
 
 
-def _save_siglip(directory: Path) -> None:
+def save_siglip(
+    directory: Path, *, text_config: dict[str, Any], vision_config: dict[str, Any], image_size: int
+) -> None:
+    """A random-weight SiglipModel checkpoint with a locally trained SentencePiece tokenizer."""
     from transformers import SiglipConfig, SiglipModel, SiglipTokenizer
     from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
 
@@ -75,30 +77,15 @@ def _save_siglip(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer_file.write_bytes(_sentencepiece_model())
     tokenizer = SiglipTokenizer(vocab_file=str(tokenizer_file), model_max_length=64)
-    config = SiglipConfig(
-        text_config={
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "vocab_size": len(tokenizer),
-            "max_position_embeddings": 64,
-            "pad_token_id": 1,
-            "bos_token_id": None,
-            "eos_token_id": 1,
-        },
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": 32,
-            "patch_size": 8,
-        },
-    )
+    # SigLIP's special ids: pad = eos = </s> = 1, and no BOS.
+    text = {"vocab_size": len(tokenizer), "pad_token_id": 1, "bos_token_id": None, "eos_token_id": 1} | text_config
+    config = SiglipConfig(text_config=text, vision_config={"image_size": image_size} | vision_config)
     SiglipModel(config).eval().save_pretrained(directory)
     tokenizer.save_pretrained(directory)
-    SiglipImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(directory)
+    SiglipImageProcessorPil(size={"height": image_size, "width": image_size}).save_pretrained(directory)
+
+
+_TINY_LAYERS = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2}
 
 
 def build_tiny_models(directory: Path) -> dict[str, EncoderSpec]:
@@ -110,8 +97,14 @@ def build_tiny_models(directory: Path) -> dict[str, EncoderSpec]:
 
     torch.manual_seed(0)
     dinov2_dir, siglip_dir = directory / TINY_DINOV2, directory / TINY_SIGLIP
-    _save_dinov2(dinov2_dir)
-    _save_siglip(siglip_dir)
+    save_dinov2(dinov2_dir, _TINY_LAYERS | {"mlp_ratio": 2, "image_size": 28, "patch_size": 7}, resize=32, crop=28)
+    tiny_tower = _TINY_LAYERS | {"intermediate_size": 64}
+    save_siglip(
+        siglip_dir,
+        text_config=tiny_tower | {"max_position_embeddings": 64},
+        vision_config=tiny_tower | {"patch_size": 8},
+        image_size=32,
+    )
     specs = {
         TINY_DINOV2: EncoderSpec(
             name=TINY_DINOV2, family="dinov2", source=str(dinov2_dir), dim=32, modality="image", image_size=28

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from embeddings.encoders import sources
 from embeddings.encoders.base import TorchImageEncoder
@@ -41,13 +42,61 @@ def weights_file(spec: EncoderSpec) -> Path:
     return found[0]
 
 
-def load_network(path: Path, runtime: Runtime) -> Any:
+_CONV_BN_PAIRS = (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
+
+
+def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+    """Fold an eval-mode BatchNorm into the convolution before it (exact up to rounding)."""
+    assert bn.running_var is not None and bn.running_mean is not None
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    conv.weight = nn.Parameter(conv.weight * scale.reshape(-1, 1, 1, 1))
+    conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias)
+
+
+def _pad_inside(conv: nn.Module) -> None:
+    """Let the convolution pad symmetric "SAME" padding itself instead of a separate copy."""
+    padding = getattr(conv, "static_padding", None)
+    if isinstance(padding, nn.ZeroPad2d):
+        left, right, top, bottom = padding.padding
+        if left == right and top == bottom:
+            conv.padding = (top, left)  # type: ignore[assignment]
+            conv.static_padding = nn.Identity()
+
+
+def fuse_for_inference(network: Any) -> Any:
+    """Fold every BatchNorm into its convolution and drop padding copies: ~a third of the ops go.
+
+    The package's model keeps training-time structure (conv -> pad copy -> BN -> ReLU6); at
+    inference BN is an affine map, so it disappears into the convolution's weights.
+    """
+    stages: list[tuple[nn.Module, tuple[tuple[str, str], ...]]] = [
+        (network, (("_conv_stem", "_bn0"), ("_conv_head", "_bn1")))
+    ]
+    stages += [(block, _CONV_BN_PAIRS) for block in network._blocks]
+    with torch.no_grad():
+        for module, pairs in stages:
+            for conv_name, bn_name in pairs:
+                if hasattr(module, conv_name):
+                    _fold(getattr(module, conv_name), getattr(module, bn_name))
+                    setattr(module, bn_name, nn.Identity())
+                    _pad_inside(getattr(module, conv_name))
+    return network
+
+
+def load_stock_network(path: Path) -> Any:
+    """The package's network as shipped (the benchmark baseline uses it)."""
     from efficientnet_lite_pytorch import EfficientNet
 
     network = EfficientNet.from_name(ARCHITECTURE)
     network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return network.eval()
+
+
+def load_network(path: Path, runtime: Runtime) -> Any:
+    network = fuse_for_inference(load_stock_network(path))
     # channels_last lets oneDNN / cuDNN pick their fast depthwise-convolution kernels.
-    return network.eval().to(runtime.device, memory_format=torch.channels_last)
+    return network.to(runtime.device, memory_format=torch.channels_last)
 
 
 def pooled_features(network: Any, pixels: torch.Tensor) -> torch.Tensor:
