@@ -34,6 +34,14 @@ app.conf.update(
     beat_schedule={
         # Re-enqueues photos left pending longer than EMBEDDING_PENDING_TIMEOUT (lost message, killed worker).
         "embeddings-sweep-pending": {"task": "embeddings.sweep_pending_images", "schedule": 30.0},
+        # Storefront bookkeeping: cold-start clusters recomputed before their cache expires; log retention.
+        "recommender-refresh-starter-clusters": {
+            "task": "recommender.tasks.refresh_starter_clusters",
+            "schedule": 1800.0,
+        },
+        "recommender-prune-logs": {"task": "recommender.tasks.prune_recommendation_logs", "schedule": 86400.0},
     },
 )
 app.autodiscover_tasks()
+# Sub-package task modules that the per-app discovery above does not look into.
+app.autodiscover_tasks(["recommender.duplicates"])

@@ -49,13 +49,6 @@ class Thresholds:
             raise ValueError(f"phash_max_distance must be 0..64, got {self.phash_max_distance}")
 
 
-def phash_distance(a: int | None, b: int | None) -> int | None:
-    """Hamming distance of two 64-bit hashes stored as signed integers (None when either is missing)."""
-    if a is None or b is None:
-        return None
-    return ((a ^ b) & 0xFFFF_FFFF_FFFF_FFFF).bit_count()
-
-
 def classify(*, similarity: float, phash_bits: int | None, same_bytes: bool, thresholds: Thresholds) -> TierRank | None:
     """The tier of one photo pair, or None when it is not worth flagging."""
     if same_bytes:

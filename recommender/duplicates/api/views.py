@@ -1,0 +1,126 @@
+"""The duplicate-review API: list groups, resolve one, restore one. Merchandisers and staff only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.models import User
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import ApiError
+from recommender.duplicates import selectors
+from recommender.duplicates.api.serializers import (
+    STATUS_ALL,
+    GroupPageSerializer,
+    GroupSerializer,
+    QueueParams,
+    ResolveInput,
+)
+from recommender.duplicates.decisions import DecisionError, duplicate_group_resolve, duplicate_group_restore
+from recommender.duplicates.models import DuplicateGroup
+from recommender.pages.permissions import is_merchandiser
+
+_DECISION_STATUS = {"not_found": 404, "already_resolved": 409, "not_restorable": 409}
+
+
+class IsMerchandiser(permissions.BasePermission):
+    message = "Only merchandisers (the 'merchandisers' group) and staff can review duplicate listings."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return is_merchandiser(request.user)
+
+
+def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _group_response(request: Request, group_id: int) -> Response:
+    group = selectors.duplicate_group_get(group_id)
+    if group is None:
+        raise ApiError("not_found", f"Duplicate group {group_id} does not exist.", status_code=404)
+    return Response(GroupSerializer(group, context={"request": request}).data)
+
+
+def _decide(request: Request, group_id: int, decide: Callable[[User | None], object]) -> Response:
+    """Run a decision service as the requesting user; answer with the group as it now is."""
+    try:
+        decide(request.user if isinstance(request.user, User) else None)
+    except DecisionError as error:
+        status = _DECISION_STATUS.get(error.code, 400)
+        raise ApiError(error.code, error.message, status_code=status, details=error.details) from None
+    return _group_response(request, group_id)
+
+
+class MerchandiserView(APIView):
+    permission_classes = [IsMerchandiser]
+
+
+class DuplicateQueueView(MerchandiserView):
+    @extend_schema(
+        operation_id="duplicates_list",
+        summary="Duplicate groups to review",
+        parameters=[QueueParams],
+        responses={200: GroupPageSerializer},
+        tags=["duplicates"],
+    )
+    def get(self, request: Request) -> Response:
+        params = _validated(QueueParams, request.query_params)
+        status = None if params["status"] == STATUS_ALL else params["status"]
+        groups = selectors.duplicate_groups_queue(
+            tier=params.get("tier"), status=status, category_id=params.get("category")
+        )
+        offset, limit = params["offset"], params["limit"]
+        count = groups.count()
+        page: list[DuplicateGroup] = list(groups[offset : offset + limit])
+        payload = {
+            "count": count,
+            "offset": offset,
+            "limit": limit,
+            "next_offset": offset + limit if offset + limit < count else None,
+            "results": page,
+        }
+        return Response(GroupPageSerializer(payload, context={"request": request}).data)
+
+
+class DuplicateGroupView(MerchandiserView):
+    @extend_schema(operation_id="duplicates_get", responses={200: GroupSerializer}, tags=["duplicates"])
+    def get(self, request: Request, group_id: int) -> Response:
+        return _group_response(request, group_id)
+
+
+class DuplicateResolveView(MerchandiserView):
+    @extend_schema(
+        operation_id="duplicates_resolve",
+        summary="Decide a group: duplicate (keep one, deactivate the others) or not_duplicate (remembered)",
+        request=ResolveInput,
+        responses={200: GroupSerializer, 400: OpenApiResponse(description="Bad decision or keep"), 409: None},
+        tags=["duplicates"],
+    )
+    def post(self, request: Request, group_id: int) -> Response:
+        data = _validated(ResolveInput, request.data)
+        return _decide(
+            request,
+            group_id,
+            lambda actor: duplicate_group_resolve(
+                group_id=group_id, decision=data["decision"], keep_product_id=data.get("keep"), actor=actor
+            ),
+        )
+
+
+class DuplicateRestoreView(MerchandiserView):
+    @extend_schema(
+        operation_id="duplicates_restore",
+        summary="Undo a duplicate decision: reactivate the listings it deactivated and reopen the group",
+        request=None,
+        responses={200: GroupSerializer, 409: None},
+        tags=["duplicates"],
+    )
+    def post(self, request: Request, group_id: int) -> Response:
+        return _decide(request, group_id, lambda actor: duplicate_group_restore(group_id=group_id, actor=actor))

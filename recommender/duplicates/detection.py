@@ -1,0 +1,78 @@
+"""Turning "these two photos are k-NN neighbours" into evidence of a duplicate listing (no Django).
+
+Shared by the per-upload check and the full-catalog scan so both flag the
+same pairs for the same reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from catalog.imaging import hamming_distance
+from recommender.duplicates.thresholds import Thresholds, TierRank, classify
+
+
+@dataclass(frozen=True)
+class Photo:
+    image_id: int
+    product_id: int
+    product_group: str  # "" when the product has no variants
+    sha256: str
+    phash: int | None
+
+
+@dataclass(frozen=True)
+class PairEvidence:
+    product_low: int
+    product_high: int
+    image_low: int  # the photo of product_low that was compared
+    image_high: int
+    tier: TierRank
+    similarity: float
+    phash_distance: int | None
+    same_bytes: bool
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.product_low, self.product_high)
+
+    @property
+    def strength(self) -> tuple[int, float]:
+        return (int(self.tier), self.similarity)
+
+
+def compare(a: Photo, b: Photo, *, similarity: float, thresholds: Thresholds) -> PairEvidence | None:
+    """Evidence that the listings of photos `a` and `b` are duplicates, or None.
+
+    Photos of one product, and of variants sharing a non-empty product_group,
+    are never duplicates of each other.
+    """
+    if a.product_id == b.product_id or (a.product_group and a.product_group == b.product_group):
+        return None
+    same_bytes = a.sha256 == b.sha256 and bool(a.sha256)
+    bits = None if a.phash is None or b.phash is None else hamming_distance(a.phash, b.phash)
+    tier = classify(similarity=similarity, phash_bits=bits, same_bytes=same_bytes, thresholds=thresholds)
+    if tier is None:
+        return None
+    low, high = (a, b) if a.product_id < b.product_id else (b, a)
+    return PairEvidence(
+        product_low=low.product_id,
+        product_high=high.product_id,
+        image_low=low.image_id,
+        image_high=high.image_id,
+        tier=tier,
+        similarity=min(1.0, max(-1.0, similarity)),
+        phash_distance=bits,
+        same_bytes=same_bytes,
+    )
+
+
+def strongest_per_pair(evidence: Iterable[PairEvidence]) -> dict[tuple[int, int], PairEvidence]:
+    """One piece of evidence per pair of products: the strongest tier, then the highest similarity."""
+    best: dict[tuple[int, int], PairEvidence] = {}
+    for item in evidence:
+        current = best.get(item.key)
+        if current is None or item.strength > current.strength:
+            best[item.key] = item
+    return best
