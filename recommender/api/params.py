@@ -7,6 +7,8 @@ from typing import Any
 
 from django.conf import settings
 from django.http import QueryDict
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Category
@@ -21,15 +23,33 @@ TRUE_WORDS = ("true", "1", "yes")
 FALSE_WORDS = ("false", "0", "no")
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
+class OptionalBooleanField(serializers.Field):
+    """true/false in a query string, a form or JSON. Not DRF's BooleanField: it reads a
+    boolean missing from a query string or form as False, and "absent" must mean "either"."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        text = str(data).strip().lower()
+        if text in TRUE_WORDS:
+            return True
+        if text in FALSE_WORDS:
+            return False
+        raise serializers.ValidationError("must be true or false.")
+
+    def to_representation(self, value: Any) -> bool:
+        return bool(value)
+
+
 class FilterParams(serializers.Serializer):
     category = serializers.SlugField(required=False, help_text="Category slug.")
     brand = serializers.CharField(required=False, max_length=120)
     min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
     max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
-    # A choice, not a BooleanField: DRF reads a missing boolean in a query string as False.
-    in_stock = serializers.ChoiceField(
-        choices=[*TRUE_WORDS, *FALSE_WORDS],
+    in_stock = OptionalBooleanField(
         required=False,
+        allow_null=True,
         help_text="true: only products in stock; false: only products out of stock; absent: both.",
     )
 
@@ -90,14 +110,6 @@ class SearchParams(FilterParams, PageParams):
         return value
 
 
-def _boolean(raw: Any) -> bool | None:
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, bool):
-        return raw
-    return str(raw).lower() in TRUE_WORDS
-
-
 def attribute_filters(data: Any) -> tuple[tuple[str, str], ...]:
     """attr.<name>=<value> pairs from a query string or a JSON object `attributes`."""
     pairs: list[tuple[str, str]] = []
@@ -138,7 +150,7 @@ def product_filters(validated: dict[str, Any], data: Any) -> ProductFilters:
         brand=validated.get("brand"),
         min_price=validated.get("min_price"),
         max_price=validated.get("max_price"),
-        in_stock=_boolean(validated.get("in_stock")),
+        in_stock=validated.get("in_stock"),
         attributes=attribute_filters(data),
     )
 
@@ -147,3 +159,37 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+class ImageSearchParams(FilterParams, PageParams, VectorParams):
+    image = serializers.FileField(required=False, help_text="The photo (multipart). It is not stored.")
+    image_url = serializers.URLField(required=False, help_text="Or a photo URL, fetched under the import rules.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if bool(attrs.get("image")) == bool(attrs.get("image_url")):
+            raise serializers.ValidationError({"image": ["send exactly one of image (a file) or image_url."]})
+        return attrs
+
+
+class RecommendationFilters(FilterParams):
+    attributes = serializers.DictField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        help_text='Attribute equality, e.g. {"color": "red"}.',
+    )
+
+
+class RecommendationParams(PageParams):
+    viewed = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=100, default=list)
+    liked = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=100, default=list)
+    disliked = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=100, default=list)
+    query = serializers.CharField(required=False, allow_blank=True, help_text="Optional words, as in /search/.")
+    filters = RecommendationFilters(required=False, help_text="in_stock defaults to true here.")
+    diversity = serializers.FloatField(min_value=0, max_value=1, default=0.3)
+
+    def validate_query(self, value: str) -> str:
+        limit = settings.SEARCH_MAX_QUERY_LENGTH
+        if len(value) > limit:
+            raise serializers.ValidationError(f"must be at most {limit} characters.")
+        return value

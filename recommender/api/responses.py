@@ -47,11 +47,10 @@ def ranked_response(
     ranking: Ranking,
     filters: ProductFilters,
     params: dict[str, Any],
-    offset: int,
-    limit: int,
     started: float,
     source_product_id: int | None = None,
 ) -> Response:
+    offset, limit = params["offset"], params["limit"]
     summaries = product_summaries([item.product_id for item in ranking.items])
     # A product deleted between ranking and this read simply drops out.
     items = [item for item in ranking.items if item.product_id in summaries]
@@ -60,7 +59,8 @@ def ranked_response(
     recommendation_id = recommendation_log_create(
         endpoint=endpoint,
         source_product_id=source_product_id,
-        params={key: str(value) for key, value in params.items()},
+        # The photo itself is never stored, not even in the log.
+        params={key: str(value) for key, value in params.items() if key != "image"},
         product_ids=[item.product_id for item in items],
         strategy=str(diagnostics.get("strategy", "")),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -43,7 +45,7 @@ ATTRIBUTE_PARAMETER = OpenApiParameter(
     description="Attribute equality; any attribute works the same way: attr.<name>=<value> (up to 8).",
 )
 
-RESULT_EXAMPLE = {
+RESULT_EXAMPLE: dict[str, Any] = {
     "recommendation_id": "0b6f0c1e-2f8e-4c1a-9d1f-5b0e7a1c9e42",
     "offset": 0,
     "limit": 2,

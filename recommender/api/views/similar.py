@@ -52,8 +52,6 @@ class SimilarProductsView(ShopperView):
             ranking=ranking,
             filters=filters,
             params=params,
-            offset=params["offset"],
-            limit=params["limit"],
             started=started,
             source_product_id=product_id,
         )

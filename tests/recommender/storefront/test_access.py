@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+from pytest_django.fixtures import Settings as SettingsWrapper
+from rest_framework.authtoken.models import Token
+
+from tests.recommender.storefront.conftest import Catalog, axis
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rates(settings: SettingsWrapper) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": "2/min", "user": "3/min", "storefront": "5/min"},
+    }
+
+
+@pytest.fixture
+def similar_url(catalog: Catalog) -> str:
+    source = catalog.product(visual=axis(0), semantic=axis(0))
+    catalog.product(visual=axis(0, tilt=0.5, towards=1), semantic=axis(0))
+    return f"/api/v1/products/{source.id}/similar/"
+
+
+def token_for(username: str, *, storefront: bool) -> str:
+    user = User.objects.create_user(username=username, password="x" * 12)
+    if storefront:
+        user.groups.add(Group.objects.get(name="storefronts"))
+    return Token.objects.create(user=user).key
+
+
+def allowed_before_throttled(client: Client, url: str, **headers: str) -> int:
+    for made in range(20):
+        response = client.get(url, headers=headers)
+        if response.status_code == 429:
+            return made
+        assert response.status_code == 200, response.json()
+    return 20
+
+
+def test_anonymous_shoppers_are_served_then_throttled_with_retry_after(
+    client: Client, rates: None, similar_url: str
+) -> None:
+    assert client.get(similar_url).status_code == 200
+    assert client.get(similar_url).status_code == 200
+
+    response = client.get(similar_url)
+
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    error = response.json()["error"]
+    assert error["code"] == "throttled"
+    assert error["details"]["retry_after_seconds"] == int(response.headers["Retry-After"])
+
+
+def test_storefront_tokens_get_the_storefront_rate_and_other_users_the_user_rate(
+    client: Client, rates: None, similar_url: str
+) -> None:
+    storefront = token_for("shop-frontend", storefront=True)
+    someone = token_for("someone", storefront=False)
+
+    assert allowed_before_throttled(client, similar_url, authorization=f"Token {storefront}") == 5
+    assert allowed_before_throttled(client, similar_url, authorization=f"Token {someone}") == 3
+    # Each caller has its own budget: anonymous shoppers are not affected by the tokens' use.
+    assert allowed_before_throttled(client, similar_url) == 2
+
+
+def test_every_storefront_endpoint_is_throttled(client: Client, rates: None, similar_url: str) -> None:
+    client.get(similar_url)
+    client.get(similar_url)
+
+    assert client.get("/api/v1/search/", {"q": "dress"}).status_code == 429
+    assert client.post("/api/v1/search/image/", {}).status_code == 429
+    assert client.post("/api/v1/recommendations/", {}, content_type="application/json").status_code == 429
+
+
+def test_a_bad_token_is_a_401_in_the_error_envelope(client: Client, similar_url: str) -> None:
+    response = client.get(similar_url, headers={"authorization": "Token not-a-real-token"})
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_anonymous_shoppers_may_post_to_the_read_endpoints(client: Client, similar_url: str) -> None:
+    response = client.post("/api/v1/recommendations/", {"limit": 1}, content_type="application/json")
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
