@@ -6,10 +6,20 @@ de-duplication by bytes, enqueueing) — see ProductImageInline.
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
 from django.utils.html import format_html
 
+from catalog.imaging import ImageRejected, inspect_image
 from catalog.models import Category, Product, ProductImage
+from catalog.services import product_image_add, product_image_delete, product_images_request_embedding
+from catalog.services.products import PRODUCT_FIELDS
 
 
 @admin.register(Category)
@@ -29,9 +39,46 @@ def thumbnail_html(image: ProductImage, size: int = 80) -> str:
     )
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    """Several photos at once; each is validated like an API upload, so errors show on the form."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(widget=MultipleFileInput(attrs={"accept": "image/*"}), **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        problems = []
+        for upload in files:
+            try:
+                inspect_image(upload.read(), max_bytes=settings.IMAGE_MAX_BYTES, max_pixels=settings.IMAGE_MAX_PIXELS)
+            except ImageRejected as exc:
+                problems.append(f"{upload.name}: {exc.message}")
+            finally:
+                upload.seek(0)
+        if problems:
+            raise forms.ValidationError(problems)
+        return list(files)
+
+
+class ProductAdminForm(forms.ModelForm[Product]):
+    new_photos = MultipleImageField(
+        required=False, help_text="Add photos (JPEG, PNG, WebP, GIF, AVIF, HEIC); they are embedded in seconds."
+    )
+
+    class Meta:
+        model = Product
+        fields = list(PRODUCT_FIELDS)
+
+
 class ProductImageInline(admin.TabularInline[ProductImage, Product]):
     model = ProductImage
     extra = 0
+    # New photos come in through ProductAdminForm.new_photos (the upload service), not as blank rows.
+    max_num = 0
     fields = ["preview", "position", "embedding_status", "embedding_error", "embedded_at", "width", "height"]
     readonly_fields = ["preview", "embedding_status", "embedding_error", "embedded_at", "width", "height"]
 
@@ -42,11 +89,29 @@ class ProductImageInline(admin.TabularInline[ProductImage, Product]):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin[Product]):
+    form = ProductAdminForm
     list_display = ["sku", "title", "brand", "category", "price", "currency", "stock", "is_active", "created_at"]
     list_filter = ["is_active", "category", "brand", "images__embedding_status"]
     search_fields = ["sku", "title", "brand", "product_group"]
     list_select_related = ["category"]
     inlines = [ProductImageInline]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        for upload in form.cleaned_data.get("new_photos") or []:
+            added = product_image_add(product=form.instance, data=upload.read())
+            if not added.created:
+                self.message_user(request, f"{upload.name} is already a photo of this product.", messages.WARNING)
+
+    def save_formset(
+        self, request: HttpRequest, form: Any, formset: BaseInlineFormSet[Any, Any, Any], change: bool
+    ) -> None:
+        # Deleting a photo must recompute the product's vector: go through the service.
+        instances = formset.save(commit=False)
+        for image in formset.deleted_objects:
+            product_image_delete(image=image)
+        for image in instances:
+            image.save(update_fields=["position", "updated_at"])
 
 
 @admin.register(ProductImage)
@@ -56,6 +121,12 @@ class ProductImageAdmin(admin.ModelAdmin[ProductImage]):
     search_fields = ["product__sku", "product__title", "sha256"]
     list_select_related = ["product"]
     readonly_fields = [f.name for f in ProductImage._meta.fields]
+    actions = ["embed_again"]
+
+    @admin.action(description="Embed the selected photos again")
+    def embed_again(self, request: HttpRequest, queryset: QuerySet[ProductImage]) -> None:
+        count = product_images_request_embedding(image_ids=list(queryset.values_list("id", flat=True)))
+        self.message_user(request, f"{count} photos queued for embedding.")
 
     @admin.display(description="photo")
     def preview(self, image: ProductImage) -> str:

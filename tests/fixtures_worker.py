@@ -140,9 +140,7 @@ def _purge_broker() -> None:
     """Drop messages a previous run left on this session's broker database."""
     from config.celery import app
 
-    with app.connection_for_write() as conn:
-        for queue in ("embeddings", "default"):
-            conn.default_channel.queue_purge(queue)
+    app.control.purge()  # every configured queue
 
 
 @pytest.fixture(scope="session")

@@ -82,7 +82,7 @@ def product_create(
 
 
 def product_update(*, product: Product, **changes: Any) -> Product:
-    unknown = set(changes) - PRODUCT_FIELDS
+    unknown = set(changes) - set(PRODUCT_FIELDS)
     if unknown:
         raise ValidationError({name: "unknown field" for name in sorted(unknown)})
     for name, value in changes.items():

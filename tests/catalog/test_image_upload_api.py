@@ -132,6 +132,7 @@ def test_deleting_a_photo_removes_it_and_its_files(media_root: Path, django_capt
 def test_concurrent_uploads_of_the_same_bytes_make_one_photo(media_root: Path) -> None:
     product = factories.product("P-1")
     data = factories.jpeg(9, (640, 480))
+    before = set(stored_files(media_root))
     barrier = threading.Barrier(4)
     results: list[bool] = []
     errors: list[BaseException] = []
@@ -155,5 +156,7 @@ def test_concurrent_uploads_of_the_same_bytes_make_one_photo(media_root: Path) -
     assert sorted(results) == [False, False, False, True]
     image = ProductImage.objects.get()
     # Losers removed the files they wrote: only the winner's original and thumbnails remain.
-    originals = [path for path in stored_files(media_root / "products") if data == path.read_bytes()]
-    assert [path.name for path in originals] == [Path(image.file.name).name]
+    new_files = set(stored_files(media_root)) - before
+    assert sorted(path.relative_to(media_root).as_posix() for path in new_files) == sorted(
+        [image.file.name, *image.thumbnails.values()]
+    )

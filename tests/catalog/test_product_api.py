@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.urls import include, path
+from drf_spectacular.drainage import GENERATOR_STATS
+from drf_spectacular.generators import SchemaGenerator
 
 from catalog.models import Category, Product, ProductImage
 from catalog.services import product_image_add
@@ -115,8 +117,13 @@ def test_the_detail_shows_photos_with_status_and_thumbnail_urls_in_three_queries
     assert set(thumbs) == {"160", "480"} and thumbs["160"].startswith("http://testserver/media/thumbs/")
 
 
-def test_the_openapi_schema_generates_without_warnings(tmp_path: Path) -> None:
-    out = tmp_path / "schema.yml"
-    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
-    schema = out.read_text()
-    assert "/api/v1/products/{product_id}/images/" in schema and "multipart/form-data" in schema
+def test_the_catalog_endpoints_generate_an_openapi_schema_without_warnings() -> None:
+    GENERATOR_STATS.reset()
+    generator = SchemaGenerator(patterns=[path("api/v1/", include("catalog.api.urls"))])
+
+    schema = generator.get_schema(request=None, public=True)
+
+    assert not GENERATOR_STATS._warn_cache and not GENERATOR_STATS._error_cache
+    upload = schema["paths"]["/api/v1/products/{product_id}/images/"]["post"]
+    assert "multipart/form-data" in upload["requestBody"]["content"]
+    assert set(upload["responses"]) >= {"200", "201", "400", "403"}

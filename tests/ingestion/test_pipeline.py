@@ -6,7 +6,6 @@ worker process with the lite profile's real weights.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from django.utils import timezone
 from catalog.models import ProductImage
 from catalog.services import product_image_add, product_image_delete, product_images_request_embedding
 from embeddings import pipeline
-from embeddings.encoders.testing import build_tiny_models
 from embeddings.models import ImageVector, ProductVector
 from embeddings.selectors import active_encoder
 from tests.catalog import factories
@@ -26,16 +24,9 @@ from tests.catalog import factories
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(scope="session")
-def _tiny_models(tmp_path_factory: pytest.TempPathFactory) -> None:
-    build_tiny_models(tmp_path_factory.mktemp("tiny"))
-
-
 @pytest.fixture(autouse=True)
-def tiny_encoders(_tiny_models: None, settings: Any) -> Iterator[None]:
-    settings.EMBEDDINGS_VISUAL_ENCODER = "tiny-dinov2"
-    settings.EMBEDDINGS_SEMANTIC_ENCODER = "tiny-siglip"
-    yield
+def _tiny(tiny_encoders: None) -> None:
+    """Every test here embeds with the tiny models (conftest.tiny_encoders)."""
 
 
 def as_array(value: Any) -> np.ndarray:

@@ -1,0 +1,139 @@
+"""`embed_backfill`: (re-)embed the catalogue with one space's configured encoder, batched and resumable.
+
+Bulk load first, HNSW index after: inserting into an existing HNSW graph
+means a graph search and neighbour-list rewrites for every row (the expensive
+path), while CREATE INDEX over the loaded rows builds the graph in one pass in
+maintenance_work_mem (BENCHMARKS.md "Ingestion (issue 4)" measures both). So
+when the encoder is still `backfilling` (no query reads its vectors), its
+partial indexes are dropped before loading and rebuilt at the end. An
+`active` encoder keeps its index: live queries depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, QuerySet
+
+from catalog.models import EmbeddingStatus, ProductImage
+from embeddings.encoders import get_encoder
+from embeddings.encoders.base import Encoder
+from embeddings.models import EncoderState, ImageVector, SpaceEncoder
+from embeddings.pipeline import decode_claimed
+from embeddings.selectors import configured_encoder_name
+from embeddings.services import (
+    image_vectors_write,
+    product_vectors_recompute,
+    space_encoder_activate,
+    space_encoder_register,
+)
+from embeddings.vector_indexes import VECTOR_TABLES, ensure_hnsw_index, index_name
+
+
+@dataclass
+class BackfillReport:
+    space: str
+    identity: str
+    state: str
+    embedded: int = 0
+    failed: dict[int, str] = field(default_factory=dict)
+    missing_after: int = 0
+    index_rebuilt: bool = False
+
+
+def images_to_embed(*, space: str, identity: str, only_missing: bool) -> QuerySet[ProductImage]:
+    """Embedded photos, in id order; with only_missing, those without a current vector of this encoder."""
+    query = ProductImage.objects.filter(embedding_status=EmbeddingStatus.DONE)
+    if only_missing:
+        current = ImageVector.objects.filter(
+            image=OuterRef("pk"), space=space, encoder=identity, image_version__gte=OuterRef("version")
+        )
+        query = query.filter(~Exists(current))
+    return query.order_by("id")
+
+
+def drop_hnsw_indexes(*, space: str, identity: str) -> None:
+    with connection.cursor() as cursor:
+        for table in VECTOR_TABLES.values():
+            cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(index_name(table, space, identity))}")
+
+
+def backfill_space(
+    *,
+    space: str,
+    only_missing: bool,
+    activate: bool,
+    batch_size: int | None = None,
+    progress: Callable[[int], object] = lambda n: None,
+    on_total: Callable[[int], None] = lambda n: None,
+) -> BackfillReport:
+    encoder = get_encoder(configured_encoder_name(space))
+    row = space_encoder_register(space=space, identity=encoder.identity, dim=encoder.dim)
+    report = BackfillReport(space=space, identity=encoder.identity, state=row.state)
+    bulk = row.state == EncoderState.BACKFILLING
+    if bulk:
+        drop_hnsw_indexes(space=space, identity=encoder.identity)
+    todo = images_to_embed(space=space, identity=encoder.identity, only_missing=only_missing)
+    on_total(todo.count())
+    size = batch_size or settings.EMBEDDING_BATCH_SIZE
+    last_id = 0
+    while True:
+        # Keyset pagination: stable while uploads keep arriving, and cheap at any depth.
+        batch = list(todo.filter(id__gt=last_id).only("id", "product_id", "file", "version")[:size])
+        if not batch:
+            break
+        last_id = batch[-1].pk
+        embedded, failed = _embed_batch(batch, space=space, identity=encoder.identity, encoder=encoder)
+        report.embedded += embedded
+        report.failed.update(failed)
+        progress(len(batch))
+    for kind in VECTOR_TABLES:
+        ensure_hnsw_index(kind=kind, space=space, encoder=encoder.identity, dim=encoder.dim)
+    report.index_rebuilt = bulk
+    report.missing_after = images_to_embed(space=space, identity=encoder.identity, only_missing=True).count()
+    if activate and report.missing_after == 0 and report.state != EncoderState.ACTIVE:
+        report.state = space_encoder_activate(space=space, identity=encoder.identity).state
+    return report
+
+
+def _embed_batch(
+    batch: Sequence[ProductImage], *, space: str, identity: str, encoder: Encoder
+) -> tuple[int, dict[int, str]]:
+    """Encode outside any transaction, then write under the photos' row locks.
+
+    The lock (photo rows, then products: the pipeline's order) waits for a
+    worker embedding one of them and keeps a concurrent delete from racing
+    the vector's foreign key; photos deleted or re-queued meanwhile are skipped.
+    """
+    size = max(getattr(getattr(encoder, "preprocess", None), "decode_size", 0) or 0, encoder.spec.image_size)
+    decoded, failed = decode_claimed(batch, min_size=size)
+    ready = [image for image in batch if image.pk in decoded]
+    vectors = encoder.encode_images([decoded[image.pk] for image in ready]) if ready else None
+    with transaction.atomic():
+        versions = dict(
+            ProductImage.objects.select_for_update()
+            .filter(pk__in=[image.pk for image in ready], embedding_status=EmbeddingStatus.DONE)
+            .order_by("id")
+            .values_list("id", "version")
+        )
+        keep = [i for i, image in enumerate(ready) if versions.get(image.pk) == image.version]
+        if not keep or vectors is None:
+            return 0, failed
+        chosen = [ready[i] for i in keep]
+        image_vectors_write(
+            space=space,
+            encoder=identity,
+            image_ids=[image.pk for image in chosen],
+            product_ids=[image.product_id for image in chosen],
+            image_versions=[image.version for image in chosen],
+            vectors=vectors[keep],
+        )
+        product_vectors_recompute(product_ids=[image.product_id for image in chosen])
+    return len(chosen), failed
+
+
+def encoder_states(space: str) -> list[tuple[str, str]]:
+    return list(SpaceEncoder.objects.filter(space=space).order_by("id").values_list("encoder", "state"))
