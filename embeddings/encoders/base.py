@@ -124,6 +124,8 @@ class TorchImageEncoder(Encoder):
                 future.cancel()
 
     def encode_images(self, images: Sequence[ImageInput], *, batch_size: int | None = None) -> np.ndarray:
+        """Raises ImageDecodeError for the first undecodable item: validate uploads with
+        decode_image first when one bad file must not fail its neighbours."""
         size = batch_size or self.batch_size
         if len(images) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -53,3 +53,15 @@ def test_lite_identities_are_content_hashes(lite_visual: Encoder, lite_semantic:
     assert lite_visual.identity.startswith("efficientnet-lite0@")
     assert lite_semantic.identity.startswith("conse-minilm@")
     assert len(lite_visual.identity.split("@")[1]) == 12
+
+
+def test_folding_batchnorm_keeps_efficientnet_outputs(lite_visual: Encoder) -> None:
+    from embeddings.encoders.families import efficientnet_lite
+
+    stock = efficientnet_lite.load_stock_network(efficientnet_lite.weights_file(lite_visual.spec))
+    fused = efficientnet_lite.fuse_for_inference(
+        efficientnet_lite.load_stock_network(efficientnet_lite.weights_file(lite_visual.spec))
+    )
+    pixels = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        torch.testing.assert_close(fused(pixels), stock(pixels), atol=1e-3, rtol=1e-4)
