@@ -1,7 +1,7 @@
 """The full-catalog duplicate scan behind `manage.py find_duplicates`.
 
 1. Load every current visual vector of active products with one binary COPY
-   (2.5 KB a photo at 1280-d; parsed straight into a float16 matrix).
+   (2.5 KB a photo at 1280-d as halfvec; parsed straight into a float32 matrix).
 2. Build the in-process ANN index (recommender.duplicates.ann).
 3. Search it in batches: k nearest per photo (bounded), threshold afterwards,
    evidence compared exactly as on upload (detection.compare), pairs stored.
@@ -46,7 +46,7 @@ class CatalogVectors:
     product_groups: list[str]
     sha256: list[str]
     phash: list[int | None]
-    vectors: np.ndarray  # (n, dim) float16 unit rows
+    vectors: np.ndarray  # (n, dim) float32 unit rows (what the ANN index re-scores from)
 
     def photo(self, row: int) -> Photo:
         return Photo(
@@ -78,7 +78,7 @@ def catalog_vectors_load(encoder: ActiveEncoder) -> CatalogVectors:
     groups: list[str] = []
     shas: list[str] = []
     hashes: list[int | None] = []
-    vectors = np.empty((count, encoder.dim), dtype=np.float16)
+    vectors = np.empty((count, encoder.dim), dtype=np.float32)
     sql = (
         "COPY (SELECT iv.id, iv.image_id, iv.product_id, halfvec_send(iv.embedding), "
         "p.product_group, pi.sha256, pi.phash " + _FROM + " ORDER BY iv.id) TO STDOUT (FORMAT BINARY)"
