@@ -120,7 +120,7 @@ EMBEDDINGS_MODEL_DIR = env_str("EMBEDDINGS_MODEL_DIR")
 # (BENCHMARKS.md); dinov2-base is not (no weights offline). Override as
 # DUPLICATES_THRESHOLDS=name=NEAR/SIMILAR,other=NEAR/SIMILAR.
 DUPLICATES_THRESHOLDS: dict[str, dict[str, float]] = {
-    "efficientnet-lite0": {"near": 0.90, "similar": 0.80},
+    "efficientnet-lite0": {"near": 0.84, "similar": 0.83},
     "dinov2-base": {"near": 0.85, "similar": 0.70},
 }
 try:
@@ -129,7 +129,7 @@ try:
 except ValueError as _error:
     raise ImproperlyConfigured(f"DUPLICATES_THRESHOLDS: {_error}") from None
 # Perceptual-hash bits that may differ for a pair to count as an exact copy.
-DUPLICATES_PHASH_MAX_DISTANCE = env_int("DUPLICATES_PHASH_MAX_DISTANCE", 6, minimum=0, maximum=32)
+DUPLICATES_PHASH_MAX_DISTANCE = env_int("DUPLICATES_PHASH_MAX_DISTANCE", 2, minimum=0, maximum=32)
 # Neighbours fetched per photo (k-NN LIMIT); the threshold is applied afterwards.
 DUPLICATES_KNN_LIMIT = env_int("DUPLICATES_KNN_LIMIT", 20, minimum=2, maximum=500)
 
