@@ -286,7 +286,8 @@ def near_cutoff(pairs: Pairs, items: list[Item], mask: np.ndarray, thresholds: T
                 "predicted": TierRank(predicted[n]).label if predicted[n] else "not_flagged",
             }
         )
-    examples.sort(key=lambda e: -float(e["similarity"]))  # type: ignore[arg-type]
+    # Closest to the near-duplicate floor first, from both sides of it.
+    examples.sort(key=lambda e: abs(float(e["similarity"]) - thresholds.near))  # type: ignore[arg-type]
     return examples
 
 
