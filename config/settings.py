@@ -172,8 +172,9 @@ RECOMMENDER_PAGE_WINDOW = env_int("RECOMMENDER_PAGE_WINDOW", 60, minimum=10, max
 RECOMMENDER_MAX_DEPTH = env_int("RECOMMENDER_MAX_DEPTH", 480, minimum=100, maximum=5000)
 RECOMMENDER_EF_SEARCH = env_int("RECOMMENDER_EF_SEARCH", 100, minimum=10, maximum=1000)
 RECOMMENDER_MAX_SCAN_TUPLES = env_int("RECOMMENDER_MAX_SCAN_TUPLES", 50_000, minimum=1000)
-# Filters estimated to match at most this many rows are answered by an exact scan.
-RECOMMENDER_EXACT_MAX_ROWS = env_int("RECOMMENDER_EXACT_MAX_ROWS", 15_000, minimum=0)
+# Filters estimated to match at most this many rows are answered by an exact scan (measured at
+# 100k x 768-d: an exact scan of 10k rows costs ~10x an iterative HNSW scan; see BENCHMARKS.md).
+RECOMMENDER_EXACT_MAX_ROWS = env_int("RECOMMENDER_EXACT_MAX_ROWS", 3000, minimum=0)
 # Filters matching at least this share of the catalog run a plain HNSW scan.
 RECOMMENDER_BROAD_FRACTION = env_float("RECOMMENDER_BROAD_FRACTION", 0.3, minimum=0.01, maximum=1.0)
 RECOMMENDER_STARTER_CLUSTERS = env_int("RECOMMENDER_STARTER_CLUSTERS", 24, minimum=2, maximum=200)

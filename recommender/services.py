@@ -22,13 +22,14 @@ def recommendation_log_create(
     source_product_id: int | None = None,
 ) -> uuid.UUID:
     """Record a served list; its id is the response's recommendation_id."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         # The log is for click attribution and analysis: losing the last few
         # rows in a crash is acceptable, waiting for a WAL flush on every
-        # storefront read is not. synchronous_commit=off applies to this
-        # transaction only, and the row stays crash-consistent.
+        # storefront read is not. synchronous_commit=off applies to the current
+        # transaction only (the view's, when it holds one), and the row stays
+        # crash-consistent.
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
+            cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
         log = RecommendationLog.objects.create(
             endpoint=endpoint,
             source_product_id=source_product_id,

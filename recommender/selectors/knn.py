@@ -128,19 +128,22 @@ def fetch_candidates(
         + (visual_params[1:] if visual_params else [])
         + (semantic_params[1:] if semantic_params else [])
     )
-    # SET LOCAL / set_config(..., true) only last until the end of a transaction;
-    # outside one (autocommit) they would vanish before the query ran.
-    with transaction.atomic(), connection.cursor() as cursor:
-        if not exact:
-            cursor.execute(
-                "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true), "
-                "set_config('hnsw.max_scan_tuples', %s, true)",
-                [
-                    str(plan.ef_search),
-                    "relaxed_order" if plan.strategy == Strategy.ITERATIVE else "off",
-                    str(plan.max_scan_tuples),
-                ],
-            )
+    # set_config(..., true) is SET LOCAL: it lasts until the end of the transaction,
+    # and on an autocommit connection it would vanish before the query ran. The
+    # view usually holds a transaction already (savepoint=False then adds nothing).
+    # Parallel workers are switched off: on a small box their start-up costs more
+    # than the few thousand rows an exact scan touches, and they steal cores from
+    # concurrent requests.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true), "
+            "set_config('hnsw.max_scan_tuples', %s, true), set_config('max_parallel_workers_per_gather', '0', true)",
+            [
+                str(plan.ef_search),
+                "relaxed_order" if plan.strategy == Strategy.ITERATIVE else "off",
+                str(plan.max_scan_tuples),
+            ],
+        )
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [_row(row, with_vectors) for row in rows]

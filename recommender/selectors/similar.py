@@ -10,7 +10,7 @@ from catalog.models import Product
 from recommender.selectors.filters import Exclusions, ProductFilters
 from recommender.selectors.ranking import Ranking
 from recommender.selectors.scoring import Weights
-from recommender.selectors.spaces import Mode, VectorRequest, active_encoders, stored_vectors, vector_ranking
+from recommender.selectors.spaces import Mode, VectorRequest, active_encoders_with_vectors, vector_ranking
 
 
 @dataclass(frozen=True)
@@ -31,15 +31,14 @@ def similar_products(*, product_id: int, query: SimilarQuery) -> Ranking:
     suggestions: a shopper on a delisted product page is shown alternatives.
     """
     source = get_object_or_404(Product.objects.only("id", "product_group"), pk=product_id)
-    encoders = active_encoders()
-    vectors = stored_vectors([source.id], encoders)
+    encoders, vectors = active_encoders_with_vectors(source.id)
     exclusions = Exclusions(
         product_ids=(source.id,),
         product_groups=(source.product_group,) if source.product_group else (),
     )
     ranking = vector_ranking(
         VectorRequest(
-            vectors={space: text for (_, space), text in vectors.items()},
+            vectors=vectors,
             encoders=encoders,
             mode=query.mode,
             weights=query.weights,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from django.db import connection
 
@@ -29,20 +27,18 @@ def active_encoders() -> dict[str, ActiveEncoder]:
     return {space: ActiveEncoder(space=space, identity=identity, dim=dim) for space, identity, dim in rows}
 
 
-def stored_vectors(product_ids: Sequence[int], encoders: dict[str, ActiveEncoder]) -> dict[tuple[int, str], str]:
-    """{(product_id, space): halfvec literal} of the active encoders' vectors."""
-    if not encoders or not product_ids:
-        return {}
-    pairs = " OR ".join("(space = %s AND encoder = %s)" for _ in encoders)
-    params: list[Any] = [list(product_ids)]
-    for encoder in encoders.values():
-        params += [encoder.space, encoder.identity]
+def active_encoders_with_vectors(product_id: int) -> tuple[dict[str, ActiveEncoder], dict[str, str]]:
+    """The active encoders and `product_id`'s vectors under them (halfvec literals), in one query."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT product_id, space, embedding::text FROM {VECTORS} WHERE product_id = ANY(%s) AND ({pairs})",
-            params,
+            f"SELECT se.space, se.encoder, se.dim, v.embedding::text FROM {SpaceEncoder._meta.db_table} se "
+            f"LEFT JOIN {VECTORS} v ON v.product_id = %s AND v.space = se.space AND v.encoder = se.encoder "
+            f"WHERE se.state = %s",
+            [product_id, EncoderState.ACTIVE.value],
         )
-        return {(product_id, space): text for product_id, space, text in cursor.fetchall()}
+        rows = cursor.fetchall()
+    encoders = {space: ActiveEncoder(space=space, identity=identity, dim=dim) for space, identity, dim, _ in rows}
+    return encoders, {space: text for space, _, _, text in rows if text is not None}
 
 
 def mode_weights(mode: Mode, visual_weight: float, semantic_weight: float) -> Weights:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.files.storage import default_storage
+from django.db.models import OuterRef, Subquery
 
 from catalog.models import Product, ProductImage
 
@@ -27,24 +28,27 @@ class ProductSummary:
     thumbnail: str | None  # a URL path under MEDIA_URL (or the storage's URL)
 
 
-def _image_url(image: ProductImage) -> str:
-    thumbnails = image.thumbnails if isinstance(image.thumbnails, dict) else {}
-    for size in THUMBNAIL_SIZES:
-        if thumbnails.get(size):
-            return default_storage.url(thumbnails[size])
-    return image.file.url
+def _image_url(file: str | None, thumbnails: object) -> str | None:
+    if not file:
+        return None
+    if isinstance(thumbnails, dict):
+        for size in THUMBNAIL_SIZES:
+            if thumbnails.get(size):
+                return default_storage.url(thumbnails[size])
+    return default_storage.url(file)
 
 
 def product_summaries(product_ids: Sequence[int]) -> dict[int, ProductSummary]:
-    products = Product.objects.filter(id__in=product_ids).select_related("category")
-    # DISTINCT ON keeps the primary photo (lowest position) of each product, in one query.
-    images = (
-        ProductImage.objects.filter(product_id__in=product_ids)
-        .order_by("product_id", "position", "id")
-        .distinct("product_id")
-        .only("id", "product_id", "file", "thumbnails")
+    # The primary photo (lowest position) rides along as two correlated subqueries: one round trip.
+    primary = ProductImage.objects.filter(product_id=OuterRef("pk")).order_by("position", "id")
+    products = (
+        Product.objects.filter(id__in=product_ids)
+        .select_related("category")
+        .annotate(
+            primary_file=Subquery(primary.values("file")[:1]),
+            primary_thumbnails=Subquery(primary.values("thumbnails")[:1]),
+        )
     )
-    thumbnails = {image.product_id: _image_url(image) for image in images}
     return {
         product.id: ProductSummary(
             id=product.id,
@@ -55,7 +59,7 @@ def product_summaries(product_ids: Sequence[int]) -> dict[int, ProductSummary]:
             price=product.price,
             currency=product.currency,
             in_stock=product.stock > 0,
-            thumbnail=thumbnails.get(product.id),
+            thumbnail=_image_url(product.primary_file, product.primary_thumbnails),
         )
         for product in products
     }

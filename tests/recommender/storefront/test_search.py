@@ -18,7 +18,7 @@ from embeddings.encoders.base import Encoder
 from embeddings.encoders.testing import TINY_DINOV2, TINY_SIGLIP, build_tiny_models
 from embeddings.models import ProductVector
 from embeddings.services import space_encoder_register
-from tests.recommender.storefront.conftest import ids
+from tests.recommender.storefront.conftest import analyze, ids
 
 pytestmark = pytest.mark.django_db
 
@@ -122,8 +122,11 @@ def test_full_text_matches_are_blended_in(client: Client, tiny: tuple[Encoder, E
 
 
 def test_the_full_text_branch_uses_the_gin_index(client: Client, tiny: tuple[Encoder, Encoder]) -> None:
+    # Given a catalogue where one product in 500 mentions knives (so the index is worth using)
     _, semantic = tiny
     add("Chef knife set", semantic=semantic.encode_texts(["knife"])[0])
+    Product.objects.bulk_create(Product(sku=f"MUG-{i}", title=f"Coffee mug {i}", price=5) for i in range(500))
+    analyze()
     with CaptureQueriesContext(connection) as captured:
         client.get("/api/v1/search/", {"q": "knife"})
     knn_sql = next(q["sql"] for q in captured.captured_queries if "websearch_to_tsquery" in q["sql"])
@@ -152,7 +155,9 @@ def test_a_missing_query_is_a_400(client: Client, tiny: tuple[Encoder, Encoder])
     assert response.json()["error"]["message"] == "q: This field is required."
 
 
-def test_words_cannot_be_compared_with_vectors_of_other_weights(client: Client, db: None) -> None:
+def test_words_cannot_be_compared_with_vectors_of_other_weights(
+    client: Client, db: None, tiny_models: tuple[Encoder, Encoder]
+) -> None:
     # Given a semantic space filled by weights this process does not have
     space_encoder_register(space="semantic", identity=f"{TINY_SIGLIP}@other-weights", dim=32)
 
