@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -119,11 +120,23 @@ def project_2d(vectors: np.ndarray, *, seed: int = 42) -> tuple[np.ndarray, str]
         return np.asarray(reduced[:, :2], dtype=np.float32), "pca"
     from openTSNE import TSNE
 
+    # openTSNE logs at INFO on every fit, even about parameters it was not given.
+    logging.getLogger("openTSNE").setLevel(logging.WARNING)
     perplexity = min(30.0, (count - 1) / 3.0)
     # Threads pay off only on large catalogs; on small ones their start-up and
     # spinning cost more than the work (seconds instead of a fraction of one).
     jobs = min(PARALLEL_JOBS, os.cpu_count() or 1) if count >= PARALLEL_FROM else 1
-    embedding = TSNE(perplexity=perplexity, n_jobs=jobs, random_state=seed, verbose=False).fit(reduced)
+    # Methods named explicitly (openTSNE would log its "auto" choice): exact neighbours and
+    # Barnes-Hut for small catalogs, approximate neighbours and FFT interpolation for large ones.
+    large = count >= PARALLEL_FROM
+    embedding = TSNE(
+        perplexity=perplexity,
+        n_jobs=jobs,
+        random_state=seed,
+        neighbors="annoy" if large else "exact",
+        negative_gradient_method="fft" if large else "bh",
+        verbose=False,
+    ).fit(reduced)
     return np.asarray(embedding, dtype=np.float32), "tsne"
 
 

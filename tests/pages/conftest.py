@@ -17,9 +17,10 @@ from django.core.cache import cache
 from django.test import Client
 
 from catalog.models import Category, Product, ProductImage
-from embeddings.models import ProductVector
+from embeddings.models import ProductVector, Space
 from embeddings.services import space_encoder_register
 from recommender.pages.permissions import MERCHANDISERS_GROUP
+from recommender.pages.tasks import building_key
 
 VISUAL = "pages-visual@1"
 SEMANTIC = "pages-semantic@1"
@@ -40,10 +41,12 @@ def private_media(settings: Any, tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def clean_cache() -> Iterator[None]:
-    # The map's "building" flags live in Redis (our own test db): start every test with none.
-    cache.clear()
+    # The map's "building" flags live in Redis: start and end every test with none.
+    # (Only our keys: cache.clear() would FLUSHDB the database the broker shares.)
+    keys = [building_key(space) for space in Space.values]
+    cache.delete_many(keys)
     yield
-    cache.clear()
+    cache.delete_many(keys)
 
 
 @dataclass

@@ -124,6 +124,7 @@ function draw() {
   }
   canvas.dataset.visible = String(inView.length > THUMBNAILS_BELOW ? 'many' : inView.length);
   canvas.dataset.mode = pictures ? 'photos' : 'dots';
+  canvas.dataset.scale = view.scale.toFixed(5);
 }
 
 function redraw() {

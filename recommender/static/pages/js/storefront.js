@@ -56,8 +56,9 @@ async function runPhotoSearch(file) {
   showStatus(status, 'Looking at your photo…');
   const form = new FormData();
   form.append('image', file);
+  form.append('limit', String(RESULT_LIMIT));
   try {
-    const data = await api('search/image/', { method: 'POST', body: form, params: { limit: RESULT_LIMIT } });
+    const data = await api('search/image/', { method: 'POST', body: form });
     renderResults(results, data.results);
     showStatus(status, data.results.length ? `${data.results.length} products, closest first. Hover a product to see its scores.` : 'Nothing looks like this photo yet.');
   } catch (error) {
