@@ -60,12 +60,16 @@ def duplicates_check_image(*, image_id: int, encoder: ActiveEncoder | None = Non
         if other.image_id not in seen:
             found.append(compare(check.photo, other, similarity=1.0, thresholds=thresholds))
     evidence = strongest_per_pair(item for item in found if item is not None)
+    # Pairs that rested on an older look of this photo and are no longer supported by it.
+    stale = DuplicatePair.objects.filter(Q(image_low_id=image_id) | Q(image_high_id=image_id)).exclude(
+        _keys_q(evidence)
+    )
+    # Most photos have no look-alike: then there is nothing to write and no lock to take. A pair
+    # that a concurrent check of another photo stores meanwhile rests on that photo's evidence.
+    if not evidence and not stale.exists():
+        return 0
     with transaction.atomic():
         duplicates_lock()
-        # Pairs that rested on an older look of this photo and are no longer supported by it.
-        stale = DuplicatePair.objects.filter(Q(image_low_id=image_id) | Q(image_high_id=image_id)).exclude(
-            _keys_q(evidence)
-        )
         touched = set(stale.values_list("product_low_id", "product_high_id").distinct())
         stale.delete()
         stored = duplicate_pairs_store(evidence=evidence.values(), encoder=encoder.identity, refresh_image=image_id)
