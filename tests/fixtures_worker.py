@@ -93,7 +93,9 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        wait_for(self._ready, timeout=timeout, interval=0.25, what=f"the worker to load its models (log: {self.log_path})")
+        wait_for(
+            self._ready, timeout=timeout, interval=0.25, what=f"the worker to load its models (log: {self.log_path})"
+        )
 
     def _ready(self) -> bool:
         assert self.process is not None
@@ -130,8 +132,13 @@ class WorkerProcess:
 
 @pytest.fixture(scope="session")
 def media_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A MEDIA_ROOT of this session's own, shared with the worker child."""
-    path = tmp_path_factory.mktemp("media")
+    """A MEDIA_ROOT of this session's own, shared with the worker child.
+
+    One fixed directory per session: conftests in several test directories import
+    this fixture, and every instance must point Django at the same place.
+    """
+    path = tmp_path_factory.getbasetemp() / "media"
+    path.mkdir(exist_ok=True)
     with override_settings(MEDIA_ROOT=path):
         yield path
 

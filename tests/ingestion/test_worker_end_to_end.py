@@ -119,12 +119,22 @@ def test_an_upload_is_embedded_within_seconds_and_its_planted_twin_is_the_neares
         assert similar.json()["results"][0]["id"] == products["cat-relisted"].pk
 
 
-def locked_pending_count() -> int:
-    """Pending photos some worker holds locked right now (claimed, mid-batch)."""
-    with transaction.atomic():
-        pending = ProductImage.objects.filter(embedding_status="pending")
-        free = pending.select_for_update(skip_locked=True).values_list("id", flat=True)
-        return pending.count() - len(list(free))
+def worker_mid_batch() -> bool:
+    """A worker holds a claimed batch open (it is encoding): its transaction's last statement is the claim.
+
+    Read from pg_stat_activity, without taking any row lock: a probe that locked
+    pending rows itself would make the worker's SKIP LOCKED claim skip them.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()
+              AND state LIKE 'idle in transaction%%' AND query LIKE '%%SKIP LOCKED%%'
+            """
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 def test_a_worker_killed_mid_batch_leaves_nothing_half_written_and_every_photo_ends_done_once(
@@ -137,7 +147,7 @@ def test_a_worker_killed_mid_batch_leaves_nothing_half_written_and_every_photo_e
     ]
     enqueue_embedding(ids)  # Outside a transaction: sent at once, in batches of EMBEDDING_BATCH_SIZE.
 
-    wait_for(lambda: locked_pending_count() > 0, timeout=60, interval=0.02, what="the worker to claim a batch")
+    wait_for(worker_mid_batch, timeout=60, interval=0.02, what="the worker to claim a batch")
     celery_worker.kill()
 
     # The killed batch rolled back: its photos are pending, with no vectors.
