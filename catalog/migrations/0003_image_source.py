@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0002_roles'),
+        ("catalog", "0002_roles"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='productimage',
-            name='source',
-            field=models.CharField(blank=True, default='', max_length=1000),
+            model_name="productimage",
+            name="source",
+            field=models.CharField(blank=True, default="", max_length=1000),
         ),
     ]
