@@ -12,7 +12,7 @@ from catalog.models import Product
 from embeddings.selectors import ActiveEncoder
 from recommender.selectors.encoding import text_query_vector
 from recommender.selectors.filters import Exclusions, ProductFilters
-from recommender.selectors.knn import VECTORS, parse_vector, vector_literal
+from recommender.selectors.knn import VECTORS, from_wire, parse_vector, vector_literal, wire_sql
 from recommender.selectors.ranking import Ranking
 from recommender.selectors.scoring import Weights
 from recommender.selectors.spaces import Mode, VectorRequest, active_encoders, vector_ranking
@@ -48,16 +48,16 @@ def _centroids(request: ColdStart, encoders: dict[str, ActiveEncoder]) -> dict[s
         params += [encoder.space, encoder.identity]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT space, avg(embedding) FILTER (WHERE product_id = ANY(%s))::text, "
-            f"avg(embedding) FILTER (WHERE product_id = ANY(%s))::text, "
-            f"avg(embedding) FILTER (WHERE product_id = ANY(%s))::text "
+            f"SELECT space, {wire_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')}, "
+            f"{wire_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')}, "
+            f"{wire_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')} "
             f"FROM {VECTORS} WHERE product_id = ANY(%s) AND ({pairs}) GROUP BY space",
             params,
         )
         rows = cursor.fetchall()
     centroids: dict[str, dict[str, np.ndarray]] = {}
     for space, liked, viewed, disliked in rows:
-        found = {"liked": parse_vector(liked), "viewed": parse_vector(viewed), "disliked": parse_vector(disliked)}
+        found = {"liked": from_wire(liked), "viewed": from_wire(viewed), "disliked": from_wire(disliked)}
         centroids[space] = {name: vector for name, vector in found.items() if vector is not None}
     return centroids
 

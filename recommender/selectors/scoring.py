@@ -101,16 +101,24 @@ def mmr(items: list[Scored], *, count: int, diversity: float, weights: Weights) 
     """
     if diversity <= 0 or len(items) <= 1:
         return items[:count]
-    similarity = np.zeros((len(items), len(items)), dtype=np.float32)
-    for attribute, weight in (("visual_vector", weights.visual), ("semantic_vector", weights.semantic)):
-        matrix = _matrix(items, attribute)
-        if matrix is not None and weight > 0:
-            similarity += (weight / weights.total) * (matrix @ matrix.T)
+    spaces = [
+        (matrix, weight / weights.total)
+        for attribute, weight in (("visual_vector", weights.visual), ("semantic_vector", weights.semantic))
+        if weight > 0 and (matrix := _matrix(items, attribute)) is not None
+    ]
+
+    def similarity_to(index: int) -> np.ndarray:
+        # One row of the similarity matrix at a time: count rows, not n^2.
+        row = np.zeros(len(items), dtype=np.float32)
+        for matrix, share in spaces:
+            row += share * (matrix @ matrix[index])
+        return row
+
     relevance = np.array([item.combined for item in items], dtype=np.float32)
     top = float(relevance.max())
     relevance = relevance / top if top > 0 else np.ones_like(relevance)
     chosen = [0]
-    closest = similarity[0].copy()
+    closest = similarity_to(0)
     available = np.ones(len(items), dtype=bool)
     available[0] = False
     while len(chosen) < min(count, len(items)):
@@ -119,5 +127,5 @@ def mmr(items: list[Scored], *, count: int, diversity: float, weights: Weights) 
         pick = int(np.argmax(gain))
         chosen.append(pick)
         available[pick] = False
-        closest = np.maximum(closest, similarity[pick])
+        closest = np.maximum(closest, similarity_to(pick))
     return [items[index] for index in chosen]

@@ -25,7 +25,7 @@ from django.utils import timezone
 from embeddings.selectors import ActiveEncoder
 from embeddings.vector_indexes import knn_distance_sql
 from recommender.selectors.filters import Exclusions, ProductFilters, filter_sql
-from recommender.selectors.knn import VECTORS, parse_vector, vector_literal
+from recommender.selectors.knn import VECTORS, from_wire, vector_literal, wire_sql
 from recommender.selectors.ranking import Ranking
 from recommender.selectors.scoring import Scored
 
@@ -50,11 +50,11 @@ def _sample(encoder: ActiveEncoder, size: int) -> np.ndarray:
         # the table holds both spaces (and maybe retired encoders), then keep `size`.
         percent = min(100.0, 100.0 * 3 * size / rows)
         cursor.execute(
-            f"SELECT embedding::text FROM {VECTORS} TABLESAMPLE SYSTEM (%s) REPEATABLE (42) "
+            f"SELECT {wire_sql('embedding')} FROM {VECTORS} TABLESAMPLE SYSTEM (%s) REPEATABLE (42) "
             f"WHERE space = %s AND encoder = %s LIMIT %s",
             [percent, encoder.space, encoder.identity, size],
         )
-        vectors = [parse_vector(text) for (text,) in cursor.fetchall()]
+        vectors = [from_wire(data) for (data,) in cursor.fetchall()]
     return np.stack([v for v in vectors if v is not None]) if vectors else np.zeros((0, encoder.dim), np.float32)
 
 

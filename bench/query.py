@@ -1,0 +1,368 @@
+"""Storefront query benchmark (issue 5): /similar/, /search/, /recommendations/ at N products.
+
+    .venv/bin/python bench/query.py --n 100000            # load, index, measure
+    .venv/bin/python bench/query.py --n 100000 --skip-load  # measure again on the loaded database
+
+1. Fills a separate database (default `lookalike_bench`, on the same PostgreSQL
+   server; the development database is not touched) with N products carrying
+   clustered 768-d vectors in both spaces (bench/query_data.py), by binary COPY,
+   then builds the HNSW indexes after the load, reporting build time and the
+   peak resident memory of the building backend and its parallel workers.
+2. Starts gunicorn (2 sync workers) on loopback against that database and sends
+   a bounded number of requests per scenario, `--concurrency` at a time.
+3. Scores recall@10 of the API's answers against exact search in numpy.
+
+/search/ embeds the words with SigLIP B/16's real-size text tower on random
+weights (bench/random_checkpoints.py), through the production loader: true
+encoding cost, no download. Results go to bench/out/query-<n>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from query_data import (  # noqa: E402 (bench/ scripts import their siblings, as bench/encode.py does)
+    BRANDS,
+    COLOURS,
+    COMMON_CATEGORIES,
+    NOUNS,
+    Catalogue,
+    generate_and_load,
+)
+from query_exact import exact_top, recall_at  # noqa: E402
+from query_http import Request, call, run  # noqa: E402
+
+VISUAL_IDENTITY = "dinov2-base@bench-random"
+SEMANTIC_NAME = "siglip-base-patch16-224"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="products (default 1,000,000)")
+    parser.add_argument("--clusters", type=int, default=2000, help="visual clusters (default 2000)")
+    parser.add_argument("--database", default="lookalike_bench")
+    parser.add_argument("--skip-load", action="store_true", help="reuse the loaded database and saved vectors")
+    parser.add_argument("--requests", type=int, default=300, help="measured requests per scenario")
+    parser.add_argument("--recall-sample", type=int, default=50, help="requests per scenario scored for recall")
+    parser.add_argument("--concurrency", default="1,4", help="comma-separated client concurrencies to measure")
+    parser.add_argument(
+        "--search-requests", type=int, default=100, help="measured /search/ requests (each embeds text on the CPU)"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--maintenance-work-mem", default="4GB")
+    return parser.parse_args()
+
+
+def database_url(name: str) -> str:
+    return f"postgresql://postgres@/{name}?host={ROOT / 'var' / 'run'}"
+
+
+def ensure_database(name: str, *, fresh: bool) -> None:
+    import psycopg
+
+    with psycopg.connect(host=str(ROOT / "var" / "run"), user="postgres", dbname="postgres", autocommit=True) as c:
+        exists = c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and fresh:
+            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            c.execute(f'CREATE DATABASE "{name}"')
+
+
+class PeakMemory(threading.Thread):
+    """Samples the resident memory of one backend and its parallel workers (includes touched shared buffers)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak_kib, self.stopped = pid, 0, threading.Event()
+
+    @staticmethod
+    def _rss_kib(pid: str) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.5):
+            total = self._rss_kib(str(self.pid))
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit():
+                    try:
+                        cmdline = (entry / "cmdline").read_bytes()
+                    except OSError:
+                        continue
+                    if f"parallel worker for PID {self.pid}".encode() in cmdline:
+                        total += self._rss_kib(entry.name)
+            self.peak_kib = max(self.peak_kib, total)
+
+
+def build_indexes(semantic_identity: str, maintenance_work_mem: str) -> dict[str, Any]:
+    from django.db import connection
+
+    from embeddings.services import space_encoder_register
+
+    report: dict[str, Any] = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = %s", [maintenance_work_mem])
+        # Two cores: the leader plus one worker.
+        cursor.execute("SET max_parallel_maintenance_workers = 1")
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    for space, identity in (("visual", VISUAL_IDENTITY), ("semantic", semantic_identity)):
+        sampler = PeakMemory(pid)
+        sampler.start()
+        started = time.perf_counter()
+        space_encoder_register(space=space, identity=identity, dim=768)
+        seconds = time.perf_counter() - started
+        sampler.stopped.set()
+        sampler.join()
+        report[space] = {"seconds": round(seconds, 1), "peak_rss_mib": round(sampler.peak_kib / 1024)}
+        print(f"  {space} HNSW index: {seconds:.0f} s, peak RSS {sampler.peak_kib / 1024:.0f} MiB", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) FROM pg_index "
+            "WHERE indrelid = 'embeddings_productvector'::regclass"
+        )
+        report["index_sizes_mib"] = {name: round(size / 2**20) for name, size in cursor.fetchall()}
+        cursor.execute("SELECT pg_database_size(current_database())")
+        report["database_mib"] = round(cursor.fetchone()[0] / 2**20)
+    return report
+
+
+def load(args: argparse.Namespace, semantic_identity: str, saved: Path) -> tuple[Catalogue, dict[str, Any]]:
+    import psycopg
+    from django.core.management import call_command
+    from django.db import connection
+
+    from catalog.models import Category
+
+    call_command("migrate", verbosity=0)
+    Category.objects.bulk_create(
+        [Category(slug=f"cat-{i:02d}", name=f"Category {i}") for i in range(COMMON_CATEGORIES)]
+        + [Category(slug="rare", name="Rare")]
+    )
+    category_ids = dict(Category.objects.values_list("slug", "id"))
+    started = time.perf_counter()
+    with psycopg.connect(host=str(ROOT / "var" / "run"), user="postgres", dbname=args.database) as raw:
+        catalogue = generate_and_load(
+            raw,
+            n=args.n,
+            clusters=args.clusters,
+            encoders={"visual": VISUAL_IDENTITY, "semantic": semantic_identity},
+            category_ids=category_ids,
+        )
+    load_seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    np.savez(saved, **{k: getattr(catalogue, k) for k in ("visual", "semantic", "in_stock", "acme", "rare", "ids")})
+    print(f"  loaded in {load_seconds:.0f} s; building indexes", flush=True)
+    report = {"load_seconds": round(load_seconds, 1), **build_indexes(semantic_identity, args.maintenance_work_mem)}
+    return catalogue, report
+
+
+def start_server(args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    env = os.environ | {
+        "DATABASE_URL": database_url(args.database),
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/5"),
+        "CACHE_KEY_PREFIX": "bench",
+        # Throttling stays on (its Redis round trip is part of every request) but never triggers.
+        "THROTTLE_ANON": "100000000/min",
+        "EMBEDDINGS_MODEL_DIR": str(OUT / "models"),
+        "HF_HUB_OFFLINE": "1",
+        "LOG_LEVEL": "WARNING",
+        # A web worker serves one request at a time: BLAS threads only fight the other workers for the cores.
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    log = (OUT / f"query-{args.n}-server.log").open("wb")
+    server = subprocess.Popen(
+        [
+            *(str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-w", str(args.workers)),
+            *("-b", f"127.0.0.1:{args.port}", "--timeout", "300", "--log-level", "warning"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            call(args.port, ("GET", "/api/v1/search/?q=warm&limit=1", None))
+            return server
+        except (OSError, ValueError):
+            time.sleep(0.5)
+    server.kill()
+    raise SystemExit("the server did not answer within 120 s; see bench/out/query-*-server.log")
+
+
+def scenarios(rng: np.random.Generator, n: int, count: int) -> dict[str, list[Request]]:
+    def similar(extra: str) -> list[Request]:
+        return [
+            ("GET", f"/api/v1/products/{rng.integers(1, n + 1)}/similar/?limit=12{extra}", None) for _ in range(count)
+        ]
+
+    def words() -> str:
+        return f"{COLOURS[rng.integers(len(COLOURS))]} {NOUNS[rng.integers(len(NOUNS))]}"
+
+    def history() -> dict[str, Any]:
+        return {"liked": [int(rng.integers(1, n + 1))], "viewed": [int(x) for x in rng.integers(1, n + 1, size=2)]}
+
+    return {
+        "similar unfiltered": similar(""),
+        "similar in_stock (50%)": similar("&in_stock=true"),
+        f"similar brand={BRANDS[0]} (10%)": similar(f"&brand={BRANDS[0]}"),
+        "similar category=rare (1%)": similar("&category=rare"),
+        "search (text + full-text)": [
+            ("GET", f"/api/v1/search/?q={words().replace(' ', '+')}", None) for _ in range(count)
+        ],
+        "recommendations (history)": [("POST", "/api/v1/recommendations/", history()) for _ in range(count)],
+        "recommendations (cold start)": [("POST", "/api/v1/recommendations/", {}) for _ in range(count)],
+    }
+
+
+def recall(
+    name: str, bodies: list[dict[str, Any]], requests: list[Request], catalogue: Catalogue, encoder: Any
+) -> float | None:
+    """recall@10 of `bodies` (answers to `requests`) against exact search, as the API defines the ranking."""
+    if "cold start" in name:
+        return None  # the starter set is not a nearest-neighbour list
+    found = [[r["id"] for r in body["results"]] for body in bodies]
+    everything = np.ones(len(catalogue.ids), bool)
+    if name.startswith("similar"):
+        sources = [int(requests[b["_index"]][1].split("/")[4]) for b in bodies]
+        share = name.rsplit("(", 1)[-1].rstrip(")") if "(" in name else ""
+        mask = {"50%": catalogue.in_stock, "10%": catalogue.acme, "1%": catalogue.rare}.get(share, everything)
+        rows = np.asarray(sources) - 1
+        truth = exact_top(
+            catalogue,
+            visual=catalogue.visual[rows].astype(np.float32),
+            semantic=catalogue.semantic[rows].astype(np.float32),
+            weights=(0.5, 0.5),
+            mask=mask,
+            exclude=[[s] for s in sources],
+            ceiling=0.97,
+        )
+    elif name.startswith("search"):
+        words = [requests[b["_index"]][1].split("q=")[1].split("&")[0].replace("+", " ") for b in bodies]
+        vectors = encoder.encode_texts(words).astype(np.float16).astype(np.float32)
+        truth = exact_top(
+            catalogue,
+            visual=None,
+            semantic=vectors,
+            weights=(0.0, 1.0),
+            mask=everything,
+            exclude=[[]] * len(words),
+            ceiling=None,
+        )
+    else:
+        histories = [requests[b["_index"]][2] or {} for b in bodies]
+        queries = {space: [] for space in ("visual", "semantic")}  # type: dict[str, list[np.ndarray]]
+        for history in histories:
+            for space, table in (("visual", catalogue.visual), ("semantic", catalogue.semantic)):
+                liked = table[np.asarray(history["liked"]) - 1].astype(np.float32).mean(axis=0).astype(np.float16)
+                viewed = table[np.asarray(history["viewed"]) - 1].astype(np.float32).mean(axis=0).astype(np.float16)
+                query = liked.astype(np.float32) + 0.5 * viewed.astype(np.float32)
+                queries[space].append((query / np.linalg.norm(query)).astype(np.float16).astype(np.float32))
+        truth = exact_top(
+            catalogue,
+            visual=np.stack(queries["visual"]),
+            semantic=np.stack(queries["semantic"]),
+            weights=(0.5, 0.5),
+            mask=catalogue.in_stock,
+            exclude=[h["liked"] + h["viewed"] for h in histories],
+            ceiling=None,
+        )
+    return recall_at(found, truth)
+
+
+def recall_requests(name: str, requests: list[Request]) -> list[Request]:
+    """The recall sample asks for the plain ranking: no full-text blend, no MMR."""
+    if name.startswith("search"):
+        return [(m, p + "&text_weight=0", b) for m, p, b in requests]
+    if name.startswith("recommendations"):
+        return [(m, p, (b or {}) | {"diversity": 0}) for m, p, b in requests]
+    return requests
+
+
+def main() -> None:
+    args = parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    saved = OUT / f"query-{args.n}-vectors.npz"
+    ensure_database(args.database, fresh=not args.skip_load)
+    os.environ |= {"DATABASE_URL": database_url(args.database), "DEBUG": "1", "HF_HUB_OFFLINE": "1"}
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from random_checkpoints import register_random
+
+    from embeddings.encoders import get_encoder
+
+    register_random(SEMANTIC_NAME)
+    encoder = get_encoder(SEMANTIC_NAME)
+    report: dict[str, Any] = {"n": args.n, "clusters": args.clusters, "date": time.strftime("%Y-%m-%d %H:%M")}
+    if args.skip_load:
+        data = np.load(saved)
+        catalogue = Catalogue(**{k: data[k] for k in data.files})
+    else:
+        catalogue, report["build"] = load(args, encoder.identity, saved)
+    started = time.perf_counter()
+    for _ in range(20):
+        encoder.encode_texts(["red floral summer dress"])
+    report["text_encode_ms_in_process"] = round((time.perf_counter() - started) / 20 * 1000, 1)
+    with open("/proc/loadavg") as loadavg:
+        report["load_average_before"] = loadavg.read().split()[:3]
+    server = start_server(args)
+    try:
+        report["scenarios"] = {}
+        for concurrency in [int(c) for c in args.concurrency.split(",")]:
+            # The same requests at every concurrency, so the levels compare like for like.
+            rng = np.random.default_rng(5)
+            for name, requests in scenarios(rng, args.n, args.requests + args.recall_sample).items():
+                count = args.search_requests if name.startswith("search") else args.requests
+                measured, sampled = requests[:count], recall_requests(name, requests[args.requests :])
+                run(args.port, measured[:10], concurrency)  # warm-up: models, caches, connections
+                result = run(args.port, measured, concurrency)
+                summary = result.summary()
+                if concurrency == 1:  # recall does not depend on the load
+                    checked = run(args.port, sampled, 4)
+                    summary["recall_at_10"] = recall(name, checked.bodies, sampled, catalogue, encoder)
+                    summary["recall_errors"] = len(checked.errors)
+                report["scenarios"][f"{name} @ concurrency {concurrency}"] = summary
+                print(f"  {name} @ c={concurrency}: {json.dumps(summary)}", flush=True)
+                if result.errors:
+                    print("    first error:", result.errors[0], flush=True)
+        with open("/proc/loadavg") as loadavg:
+            report["load_average_after"] = loadavg.read().split()[:3]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    (OUT / f"query-{args.n}.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
