@@ -119,7 +119,8 @@ def listing(
 def api_client(username: str, *, merchandiser: bool = False, staff: bool = False) -> tuple[APIClient, User]:
     user = User.objects.create_user(username=username, password="a-long-test-password", is_staff=staff)
     if merchandiser:
-        user.groups.add(Group.objects.get(name="merchandisers"))
+        # get_or_create: a transaction=True test may have flushed the row the migration made.
+        user.groups.add(Group.objects.get_or_create(name="merchandisers")[0])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client, user

@@ -18,7 +18,8 @@ URL = "/admin/recommender/duplicategroup/"
 def signed_in(username: str, *, merchandiser: bool, staff: bool = True) -> tuple[Client, User]:
     user = User.objects.create_user(username=username, password="a-long-test-password", is_staff=staff)
     if merchandiser:
-        user.groups.add(Group.objects.get(name="merchandisers"))
+        # get_or_create: a transaction=True test may have flushed the row the migration made.
+        user.groups.add(Group.objects.get_or_create(name="merchandisers")[0])
     client = Client()
     client.force_login(user)
     return client, user
