@@ -170,11 +170,15 @@ REST_FRAMEWORK = {
 # candidate pool, which is what keeps offset pagination stable.
 RECOMMENDER_PAGE_WINDOW = env_int("RECOMMENDER_PAGE_WINDOW", 60, minimum=10, maximum=500)
 RECOMMENDER_MAX_DEPTH = env_int("RECOMMENDER_MAX_DEPTH", 480, minimum=100, maximum=5000)
-RECOMMENDER_EF_SEARCH = env_int("RECOMMENDER_EF_SEARCH", 100, minimum=10, maximum=1000)
+# 100 gave recall@10 0.87 unfiltered at 1M x 768-d (m=16, ef_construction=64); see BENCHMARKS.md.
+RECOMMENDER_EF_SEARCH = env_int("RECOMMENDER_EF_SEARCH", 200, minimum=10, maximum=1000)
 RECOMMENDER_MAX_SCAN_TUPLES = env_int("RECOMMENDER_MAX_SCAN_TUPLES", 50_000, minimum=1000)
-# Filters estimated to match at most this many rows are answered by an exact scan (measured at
-# 100k x 768-d: an exact scan of 10k rows costs ~10x an iterative HNSW scan; see BENCHMARKS.md).
+# Filters estimated to match at most this many rows (or sqrt(4 * k * catalogue rows), if more)
+# are answered by an exact scan; see recommender/selectors/planning.py.
 RECOMMENDER_EXACT_MAX_ROWS = env_int("RECOMMENDER_EXACT_MAX_ROWS", 3000, minimum=0)
+# Relative cost of a node visited by an iterative HNSW scan against a row of an exact scan
+# (at 1M x 768-d, a 1% filter ran 780 ms iteratively; see BENCHMARKS.md).
+RECOMMENDER_EXACT_COST_RATIO = env_float("RECOMMENDER_EXACT_COST_RATIO", 4.0, minimum=0.0)
 # Filters matching at least this share of the catalog run a plain HNSW scan.
 RECOMMENDER_BROAD_FRACTION = env_float("RECOMMENDER_BROAD_FRACTION", 0.3, minimum=0.01, maximum=1.0)
 RECOMMENDER_STARTER_CLUSTERS = env_int("RECOMMENDER_STARTER_CLUSTERS", 24, minimum=2, maximum=200)

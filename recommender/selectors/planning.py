@@ -12,7 +12,8 @@ So the filter's selectivity decides the path, per query:
   touches only those rows and is exact by construction.
 
 Selectivity comes from the planner's estimate (EXPLAIN, no execution), and a
-small estimate is confirmed by a capped COUNT: the planner's default guess for
+small estimate is confirmed by a capped COUNT (the "small" threshold grows
+with the square root of the catalogue, see plan_knn): the planner's default guess for
 JSON containment is tiny, and an exact scan over half the catalog would take
 seconds. Whatever the choice, the ranking falls back to the exact path when an
 index path returns fewer rows than asked (see ranking.py), so a plan that is
@@ -91,7 +92,11 @@ def plan_knn(*, filters: ProductFilters, exclusions: Exclusions, k: int) -> Plan
     where, params = filter_sql(filters, exclusions)
     estimated = _estimated_rows(where, params)
     catalog = _catalog_rows()
-    exact_max = settings.RECOMMENDER_EXACT_MAX_ROWS
+    # An exact scan costs ~ one distance per matching row (M); an iterative scan visits
+    # ~ k / (M / N) graph nodes, each several distances. Exact wins while M^2 < c * k * N.
+    exact_max = max(
+        settings.RECOMMENDER_EXACT_MAX_ROWS, int(math.sqrt(settings.RECOMMENDER_EXACT_COST_RATIO * k * catalog))
+    )
     if estimated <= exact_max:
         # Confirm before committing to a scan whose cost grows with the matching rows.
         counted = _count_capped(where, params, 2 * exact_max + 1)

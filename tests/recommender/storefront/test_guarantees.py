@@ -78,8 +78,19 @@ def exact_top(source: Product, candidates: list[Product], k: int) -> list[int]:
     [
         ({}, "exact"),
         # A window of 12 so that 20 matches can fill it without the exact re-run.
-        ({"RECOMMENDER_EXACT_MAX_ROWS": 0, "RECOMMENDER_PAGE_WINDOW": 12}, "hnsw_iterative"),
-        ({"RECOMMENDER_EXACT_MAX_ROWS": 0, "RECOMMENDER_BROAD_FRACTION": 0.001, "RECOMMENDER_PAGE_WINDOW": 12}, "hnsw"),
+        (
+            {"RECOMMENDER_EXACT_MAX_ROWS": 0, "RECOMMENDER_EXACT_COST_RATIO": 0, "RECOMMENDER_PAGE_WINDOW": 12},
+            "hnsw_iterative",
+        ),
+        (
+            {
+                "RECOMMENDER_EXACT_MAX_ROWS": 0,
+                "RECOMMENDER_EXACT_COST_RATIO": 0,
+                "RECOMMENDER_BROAD_FRACTION": 0.001,
+                "RECOMMENDER_PAGE_WINDOW": 12,
+            },
+            "hnsw",
+        ),
     ],
     ids=["planned", "iterative-forced", "plain-hnsw-forced"],
 )
