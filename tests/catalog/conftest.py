@@ -4,10 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures_worker import media_root
-
-__all__ = ["media_root"]
-
 
 @pytest.fixture(autouse=True)
 def _private_media(media_root: Path) -> Path:

@@ -5,10 +5,6 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures_worker import celery_worker, media_root
-
-__all__ = ["celery_worker", "media_root"]
-
 
 @pytest.fixture(autouse=True)
 def _private_media(media_root: Path) -> Path:

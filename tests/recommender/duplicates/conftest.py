@@ -19,9 +19,6 @@ from rest_framework.test import APIClient
 from catalog.models import Category, Product, ProductImage
 from embeddings.models import ImageVector, ProductVector, Space
 from embeddings.services import space_encoder_register
-from tests.fixtures_worker import celery_worker, media_root
-
-__all__ = ["celery_worker", "media_root"]
 
 ENCODER = "test-visual@1"
 DIM = 32
