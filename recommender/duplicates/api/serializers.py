@@ -70,9 +70,7 @@ class ProductCardSerializer(serializers.Serializer):
     seller = serializers.CharField()
     price = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
-    category: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True, allow_null=True
-    )
+    category = serializers.CharField(source="category.slug", allow_null=True, default=None, read_only=True)
     is_active = serializers.BooleanField()
 
 
@@ -101,8 +99,8 @@ class GroupSerializer(serializers.Serializer):
     representative_id = serializers.IntegerField()
     category = CategoryRefSerializer(allow_null=True)
     kept_product_id = serializers.IntegerField(allow_null=True)
-    decided_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, allow_null=True
+    decided_by = serializers.CharField(
+        source="decided_by.username", allow_null=True, default=None, read_only=True, help_text="Reviewer's username."
     )
     decided_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
