@@ -35,6 +35,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Sibling bench modules are imported as top-level modules, like the other scripts do.
+sys.path.insert(0, str(ROOT / "bench"))
 BENCH_DB = "lookalike_bench"
 
 
@@ -129,9 +131,8 @@ def bench_photos(n: int, kind: str) -> list[bytes]:
         # Distinct bytes for every upload (a pixel nudged), so nothing is de-duplicated away.
         import io
 
+        from photo_corpus import upload_like_jpegs
         from PIL import Image
-
-        from bench.photo_corpus import upload_like_jpegs
 
         out = []
         for index, data in enumerate(upload_like_jpegs(n, distinct=min(n, 24))):
@@ -333,8 +334,8 @@ def run_stage(args: argparse.Namespace) -> None:
     os.environ["EMBEDDINGS_DEVICE"] = args.device
     setup_django()
     from django.db import connection
+    from random_checkpoints import register_random
 
-    from bench.random_checkpoints import register_random
     from embeddings.encoders.loader import load_encoder
     from embeddings.encoders.runtime import select_runtime
     from embeddings.services import _vector_literal
