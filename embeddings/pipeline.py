@@ -121,6 +121,10 @@ def embed_images(*, image_ids: Sequence[int], batch_size: int | None = None) -> 
     """
     size = batch_size or settings.EMBEDDING_BATCH_SIZE
     ids = list(dict.fromkeys(int(i) for i in image_ids))
+    if not ProductImage.objects.filter(embedding_status=EmbeddingStatus.PENDING).exists():
+        # A redelivered or late message whose photos are long done: nothing to load or
+        # register (write_targets would otherwise register the configured encoders).
+        return BatchOutcome()
     targets = write_targets()  # Loaded before any transaction: a first model load takes seconds.
     total = BatchOutcome()
     chunks = [ids[start : start + size] for start in range(0, len(ids), size)] or [[]]
