@@ -9,9 +9,21 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+
+class ErrorBodySerializer(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    """The envelope, for OpenAPI responses: every endpoint documents its errors with it."""
+
+    error = ErrorBodySerializer()
 
 
 class ApiError(exceptions.APIException):

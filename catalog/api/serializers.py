@@ -13,18 +13,6 @@ from catalog.models import Category, Product, ProductImage
 from catalog.services.products import PRODUCT_FIELDS
 
 
-class ApiErrorBodySerializer(serializers.Serializer[Any]):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField()
-
-
-class ApiErrorSerializer(serializers.Serializer[Any]):
-    """The one error envelope (config.errors)."""
-
-    error = ApiErrorBodySerializer()
-
-
 class ProductInputSerializer(serializers.Serializer[Any]):
     sku = serializers.CharField(max_length=64)
     title = serializers.CharField(max_length=300)

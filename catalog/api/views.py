@@ -16,20 +16,19 @@ from rest_framework.views import APIView
 
 from catalog import selectors, services
 from catalog.api.serializers import (
-    ApiErrorSerializer,
     ImageOutputSerializer,
     ImageUploadSerializer,
     ProductInputSerializer,
     ProductOutputSerializer,
 )
 from catalog.imaging import ImageRejected
-from config.errors import ApiError
+from config.errors import ApiError, ErrorSerializer
 
 ERRORS = {
-    400: OpenApiResponse(ApiErrorSerializer, description="Invalid input; the message names the problem."),
-    401: OpenApiResponse(ApiErrorSerializer, description="No or bad credentials."),
-    403: OpenApiResponse(ApiErrorSerializer, description="Only staff users may use the catalog API."),
-    404: OpenApiResponse(ApiErrorSerializer, description="No such product or photo."),
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input; the message names the problem."),
+    401: OpenApiResponse(ErrorSerializer, description="No or bad credentials."),
+    403: OpenApiResponse(ErrorSerializer, description="Only staff users may use the catalog API."),
+    404: OpenApiResponse(ErrorSerializer, description="No such product or photo."),
 }
 PRODUCT_EXAMPLE = OpenApiExample(
     "A product",
