@@ -95,8 +95,12 @@ def _pg_bin() -> Path:
 
 
 def _grant_traverse(path: Path) -> None:
-    """chmod go+rx on every parent so the unprivileged server user can reach `path`."""
-    for parent in [path, *path.parents]:
+    """chmod go+rx on every parent so the unprivileged server user can reach `path`.
+
+    Never on `path` itself: PostgreSQL refuses to start on a data directory that
+    others can read (it must stay 0700 or 0750).
+    """
+    for parent in path.parents:
         mode = parent.stat().st_mode
         if mode & 0o055 != 0o055:
             parent.chmod(mode | 0o055)
@@ -123,10 +127,12 @@ def _prepare_for_root(pgdata: Path, socket_dir: Path, bin_dir: Path) -> str | No
         entry = pwd.getpwnam(PG_SYSTEM_USER)
     _grant_traverse(pgdata)
     _grant_traverse(socket_dir)
+    # A data directory loosened by an older version of this function: PostgreSQL needs 0700.
+    pgdata.chmod(0o700)
     if not os.access(bin_dir / "postgres", os.X_OK) or (bin_dir / "postgres").stat().st_mode & 0o001 == 0:
         _grant_read_tree(bin_dir.parent)
     else:
-        _grant_traverse(bin_dir)
+        _grant_traverse(bin_dir / "postgres")
     for path in (pgdata, socket_dir):
         os.chown(path, entry.pw_uid, entry.pw_gid)
     socket_dir.chmod(0o777)
