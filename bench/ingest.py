@@ -272,12 +272,12 @@ def run_writes(args: argparse.Namespace) -> None:
     setup_django()
     from django.db import connection
 
-    from embeddings.services import _vector_literal
+    from embeddings.vector_codec import vector_literal
 
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((args.rows, args.dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    literals = [_vector_literal(row) for row in vectors.tolist()]
+    literals = [vector_literal(row) for row in vectors.tolist()]
     table = "bench_vector_writes"
 
     def reset(with_index: bool) -> None:
@@ -338,7 +338,7 @@ def run_stage(args: argparse.Namespace) -> None:
 
     from embeddings.encoders.loader import load_encoder
     from embeddings.encoders.runtime import select_runtime
-    from embeddings.services import _vector_literal
+    from embeddings.vector_codec import vector_literal
 
     runtime = select_runtime(args.device)
     encoders = [load_encoder(register_random(name), runtime) for name in ("dinov2-base", "siglip-base-patch16-224")]
@@ -370,7 +370,7 @@ def run_stage(args: argparse.Namespace) -> None:
                 cursor.execute(
                     f"INSERT INTO {table} (space, encoder, embedding) "
                     "SELECT %s, %s, e::halfvec FROM unnest(%s::text[]) AS t(e)",
-                    [encoder.name, encoder.identity, [_vector_literal(row) for row in np.asarray(vectors).tolist()]],
+                    [encoder.name, encoder.identity, [vector_literal(row) for row in np.asarray(vectors).tolist()]],
                 )
             write_seconds += time.perf_counter() - begin
         done += count

@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from embeddings.models import EncoderState, ImageVector, ProductVector, SpaceEncoder
+from embeddings.vector_codec import vector_literal
 from embeddings.vector_indexes import ensure_hnsw_index
 
 
@@ -58,11 +59,6 @@ def space_encoder_activate(*, space: str, identity: str) -> SpaceEncoder:
         return target
 
 
-def _vector_literal(row: Sequence[float]) -> str:
-    # pgvector's text form; 6 significant digits is more than halfvec keeps (about 3).
-    return "[" + ",".join(f"{value:.6g}" for value in row) + "]"
-
-
 def image_vectors_write(
     *,
     space: str,
@@ -101,7 +97,7 @@ def image_vectors_write(
                 encoder,
                 list(image_ids),
                 list(product_ids),
-                [_vector_literal(row) for row in np.asarray(vectors, dtype=np.float32).tolist()],
+                [vector_literal(row) for row in np.asarray(vectors, dtype=np.float32).tolist()],
                 list(image_versions),
             ],
         )

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from embeddings.models import Space
 from embeddings.selectors import ActiveEncoder
+from embeddings.vector_codec import halfvec_from_wire
 from recommender.duplicates import ann as ann_index
 from recommender.duplicates import selectors
 from recommender.duplicates.detection import Photo, compare, strongest_per_pair
@@ -93,8 +94,7 @@ def catalog_vectors_load(encoder: ActiveEncoder) -> CatalogVectors:
             if row >= count:  # rows committed after the COUNT; the next scan sees them
                 break
             vector_ids[row], image_ids[row], product_ids[row] = vid, iid, pid
-            # halfvec_send: int16 dim, int16 unused, then big-endian float16s.
-            vectors[row] = np.frombuffer(blob, dtype=">f2", offset=4)
+            vectors[row] = halfvec_from_wire(blob)
             groups.append(group)
             shas.append(sha)
             hashes.append(phash)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from config.errors import ApiError
 from embeddings.selectors import ActiveEncoder
-from recommender.selectors.knn import vector_literal
+from embeddings.vector_codec import vector_literal
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 
 from embeddings.models import ProductVector
 from embeddings.selectors import ActiveEncoder
+from embeddings.vector_codec import halfvec_from_wire, halfvec_send_sql
 from embeddings.vector_indexes import knn_distance_sql
 from recommender.selectors.planning import Plan, Strategy
 
@@ -53,30 +54,11 @@ class CandidateRow:
     semantic_vector: np.ndarray | None
 
 
-def vector_literal(values: np.ndarray) -> str:
-    return "[" + ",".join(f"{float(x):.6g}" for x in values) + "]"
-
-
 def parse_vector(text: str | None) -> np.ndarray | None:
     """A halfvec/vector literal ("[0.1,0.2]") as float32; for the odd query vector, not for bulk reads."""
     if text is None:
         return None
     return np.fromstring(text[1:-1], sep=",", dtype=np.float32)
-
-
-def wire_sql(expression: str) -> str:
-    """Select a halfvec in pgvector's binary wire format (halfvec_send), not as text.
-
-    Parsing 768 decimal numbers costs milliseconds per vector; the binary form
-    (int16 dim, int16 unused, dim big-endian float16) is one memory copy.
-    """
-    return f"halfvec_send({expression})"
-
-
-def from_wire(data: bytes | memoryview | None) -> np.ndarray | None:
-    if data is None:
-        return None
-    return np.frombuffer(bytes(data), dtype=">f2", offset=4).astype(np.float32)
 
 
 def _space_branch(space: str, query: SpaceQuery, where: str, params: list[Any], k: int, exact: bool) -> Branch:
@@ -101,7 +83,7 @@ def _score_sql(space: str, alias: str, query: SpaceQuery | None, with_vectors: b
     dim = query.encoder.dim
     columns = f"1 - ({alias}.embedding::halfvec({dim}) <=> %s::halfvec({dim}))"
     if with_vectors:
-        columns += f", {wire_sql(alias + '.embedding')}"
+        columns += f", {halfvec_send_sql(alias + '.embedding')}"
     join = (
         f"LEFT JOIN {VECTORS} {alias} ON {alias}.product_id = c.product_id "
         f"AND {alias}.space = %s AND {alias}.encoder = %s"
@@ -168,6 +150,8 @@ def fetch_candidates(
 def _row(row: tuple[Any, ...], with_vectors: bool) -> CandidateRow:
     if with_vectors:
         tag, product_id, raw, visual, visual_wire, semantic, semantic_wire = row
-        return CandidateRow(tag, product_id, raw, visual, semantic, from_wire(visual_wire), from_wire(semantic_wire))
+        return CandidateRow(
+            tag, product_id, raw, visual, semantic, halfvec_from_wire(visual_wire), halfvec_from_wire(semantic_wire)
+        )
     tag, product_id, raw, visual, semantic = row
     return CandidateRow(tag, product_id, raw, visual, semantic, None, None)

@@ -10,9 +10,10 @@ from django.db import connection
 
 from catalog.models import Product
 from embeddings.selectors import ActiveEncoder
+from embeddings.vector_codec import halfvec_from_wire, halfvec_send_sql, vector_literal
 from recommender.selectors.encoding import text_query_vector
 from recommender.selectors.filters import Exclusions, ProductFilters
-from recommender.selectors.knn import VECTORS, from_wire, parse_vector, vector_literal, wire_sql
+from recommender.selectors.knn import VECTORS, parse_vector
 from recommender.selectors.ranking import Ranking
 from recommender.selectors.scoring import Weights
 from recommender.selectors.spaces import Mode, VectorRequest, active_encoders, vector_ranking
@@ -48,16 +49,20 @@ def _centroids(request: ColdStart, encoders: dict[str, ActiveEncoder]) -> dict[s
         params += [encoder.space, encoder.identity]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT space, {wire_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')}, "
-            f"{wire_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')}, "
-            f"{wire_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')} "
+            f"SELECT space, {halfvec_send_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')}, "
+            f"{halfvec_send_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')}, "
+            f"{halfvec_send_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')} "
             f"FROM {VECTORS} WHERE product_id = ANY(%s) AND ({pairs}) GROUP BY space",
             params,
         )
         rows = cursor.fetchall()
     centroids: dict[str, dict[str, np.ndarray]] = {}
     for space, liked, viewed, disliked in rows:
-        found = {"liked": from_wire(liked), "viewed": from_wire(viewed), "disliked": from_wire(disliked)}
+        found = {
+            "liked": halfvec_from_wire(liked),
+            "viewed": halfvec_from_wire(viewed),
+            "disliked": halfvec_from_wire(disliked),
+        }
         centroids[space] = {name: vector for name, vector in found.items() if vector is not None}
     return centroids
 

@@ -23,9 +23,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from embeddings.selectors import ActiveEncoder
+from embeddings.vector_codec import halfvec_from_wire, halfvec_send_sql, vector_literal
 from embeddings.vector_indexes import knn_distance_sql
 from recommender.selectors.filters import Exclusions, ProductFilters, filter_sql
-from recommender.selectors.knn import VECTORS, from_wire, vector_literal, wire_sql
+from recommender.selectors.knn import VECTORS
 from recommender.selectors.ranking import Ranking
 from recommender.selectors.scoring import Scored
 
@@ -50,11 +51,11 @@ def _sample(encoder: ActiveEncoder, size: int) -> np.ndarray:
         # the table holds both spaces (and maybe retired encoders), then keep `size`.
         percent = min(100.0, 100.0 * 3 * size / rows)
         cursor.execute(
-            f"SELECT {wire_sql('embedding')} FROM {VECTORS} TABLESAMPLE SYSTEM (%s) REPEATABLE (42) "
+            f"SELECT {halfvec_send_sql('embedding')} FROM {VECTORS} TABLESAMPLE SYSTEM (%s) REPEATABLE (42) "
             f"WHERE space = %s AND encoder = %s LIMIT %s",
             [percent, encoder.space, encoder.identity, size],
         )
-        vectors = [from_wire(data) for (data,) in cursor.fetchall()]
+        vectors = [halfvec_from_wire(data) for (data,) in cursor.fetchall()]
     return np.stack([v for v in vectors if v is not None]) if vectors else np.zeros((0, encoder.dim), np.float32)
 
 
