@@ -15,9 +15,17 @@ from embeddings.selectors import active_encoder
 from embeddings.vector_indexes import VECTOR_TABLES, index_exists, index_name
 from tests.ingestion.test_pipeline import add_photos
 
-# transaction=True: like the real command, which runs in autocommit; CREATE INDEX cannot follow
-# inserts with deferred foreign-key checks inside one transaction.
-pytestmark = pytest.mark.django_db(transaction=True)
+# Inside the test's transaction, so the session's real Celery worker (started by other tests)
+# never sees these pending photos and cannot embed them with its own encoders mid-test.
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _immediate_constraints() -> None:
+    # CREATE/DROP INDEX cannot follow inserts whose deferred foreign-key checks are
+    # still pending in the same transaction; check them at each statement instead.
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 @pytest.fixture
