@@ -39,8 +39,9 @@ pytest: install browser
 
 test: lint typecheck pytest
 
+# Stops the embedded PostgreSQL and Valkey under var/ (or LOOKALIKE_VAR_DIR); fails loudly if one will not stop.
 services-stop:
-	$(BIN)/python -c "from pathlib import Path; from config import embedded; v = Path('var'); embedded.stop_postgres(v); embedded.stop_redis(v)"
+	$(BIN)/python -m config.local_services stop
 
 clean: services-stop
 	rm -rf var $(VENV)

@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
@@ -18,7 +19,7 @@ from django.utils.html import format_html
 
 from catalog.imaging import ImageRejected, inspect_image
 from catalog.models import Category, Product, ProductImage
-from catalog.services import product_image_add, product_image_delete, product_images_request_embedding
+from catalog.services import product_delete, product_image_add, product_image_delete, product_images_request_embedding
 from catalog.services.products import PRODUCT_FIELDS
 
 
@@ -33,7 +34,8 @@ def thumbnail_html(image: ProductImage, size: int = 80) -> str:
     if not image.file:
         return "-"
     relative = image.thumbnails.get("160") if image.thumbnails else None
-    url = f"/media/{relative}" if relative else image.file.url
+    # The storage's URL, never a hand-built /media/ path: object storage serves from elsewhere.
+    url = default_storage.url(relative) if relative else image.file.url
     return format_html(
         '<img src="{}" alt="photo {}" style="max-height:{}px;max-width:{}px">', url, image.pk, size, size
     )
@@ -103,6 +105,15 @@ class ProductAdmin(admin.ModelAdmin[Product]):
             if not added.created:
                 self.message_user(request, f"{upload.name} is already a photo of this product.", messages.WARNING)
 
+    # Deletes go through the service, single or bulk: photo files and thumbnails leave storage
+    # once the delete commits, and rows are locked in the pipeline's order (photos, then product).
+    def delete_model(self, request: HttpRequest, obj: Product) -> None:
+        product_delete(product=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        for product in queryset:
+            product_delete(product=product)
+
     def save_formset(
         self, request: HttpRequest, form: Any, formset: BaseInlineFormSet[Any, Any, Any], change: bool
     ) -> None:
@@ -122,6 +133,14 @@ class ProductImageAdmin(admin.ModelAdmin[ProductImage]):
     list_select_related = ["product"]
     readonly_fields = [f.name for f in ProductImage._meta.fields]
     actions = ["embed_again"]
+
+    # Through the service: the product's vectors are recomputed, the files leave storage after commit.
+    def delete_model(self, request: HttpRequest, obj: ProductImage) -> None:
+        product_image_delete(image=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ProductImage]) -> None:
+        for image in queryset:
+            product_image_delete(image=image)
 
     @admin.action(description="Embed the selected photos again")
     def embed_again(self, request: HttpRequest, queryset: QuerySet[ProductImage]) -> None:

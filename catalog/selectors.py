@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 
 from catalog.models import Product, ProductImage
-
-
-def product_images(product_id: int) -> QuerySet[ProductImage]:
-    return ProductImage.objects.filter(product_id=product_id).order_by("position", "id")
 
 
 def product_get_with_images(product_id: int) -> Product:

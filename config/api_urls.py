@@ -6,6 +6,6 @@ from django.urls import URLPattern, URLResolver, include, path
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("catalog.api.urls")),
-    path("", include("recommender.api.urls")),
+    path("", include("recommender.storefront.api.urls")),
     path("", include("recommender.duplicates.api.urls")),
 ]

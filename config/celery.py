@@ -19,7 +19,8 @@ app.conf.update(
     accept_content=["json"],
     task_default_queue=Queue.DEFAULT.value,
     task_queues=[KombuQueue(name) for name in ALL_QUEUES],
-    # Routing by module: everything that runs a model lives in embeddings.tasks.
+    # Routing by task name, so that a task sent by name (send_task: the post-embedding hooks)
+    # lands where its decorator would put it: everything that runs a model is embeddings.tasks.*.
     task_routes={"embeddings.tasks.*": {"queue": Queue.EMBEDDINGS.value}},
     # Defaults are conservative; idempotent tasks opt into acks_late themselves.
     task_acks_late=False,
@@ -35,13 +36,15 @@ app.conf.update(
         # Re-enqueues photos left pending longer than EMBEDDING_PENDING_TIMEOUT (lost message, killed worker).
         "embeddings-sweep-pending": {"task": "embeddings.sweep_pending_images", "schedule": 30.0},
         # Storefront bookkeeping: cold-start clusters recomputed before their cache expires; log retention.
-        "recommender-refresh-starter-clusters": {
-            "task": "recommender.tasks.refresh_starter_clusters",
+        "storefront-refresh-starter-clusters": {
+            "task": "recommender.storefront.tasks.refresh_starter_clusters",
             "schedule": 1800.0,
         },
-        "recommender-prune-logs": {"task": "recommender.tasks.prune_recommendation_logs", "schedule": 86400.0},
+        "storefront-prune-logs": {
+            "task": "recommender.storefront.tasks.prune_recommendation_logs",
+            "schedule": 86400.0,
+        },
     },
 )
+# Each installed app's tasks module (recommender.storefront.tasks, recommender.duplicates.tasks, ...).
 app.autodiscover_tasks()
-# Sub-package task modules that the per-app discovery above does not look into.
-app.autodiscover_tasks(["recommender.duplicates"])

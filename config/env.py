@@ -8,7 +8,8 @@ message, instead of surfacing later as a confusing driver error.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Mapping, Sequence
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -74,3 +75,41 @@ def env_choice(name: str, default: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+_warned_renames: set[str] = set()
+
+
+def env_renamed(new: str, old: str) -> str:
+    """The name to read for a renamed variable: `new`, or `old` (with a one-line warning) while only it is set.
+
+    Old names keep working for one release so that a deployment survives the
+    upgrade; the warning says what to rename.
+    """
+    if new in os.environ or old not in os.environ:
+        return new
+    if old not in _warned_renames:
+        _warned_renames.add(old)
+        # One stderr line, not warnings.warn: DeprecationWarning is hidden outside __main__.
+        sys.stderr.write(f"warning: {old} is deprecated and will stop working in the next release; rename it {new}\n")
+    return old
+
+
+def env_thresholds(name: str, defaults: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """Per-encoder duplicate thresholds: `defaults` overridden by `NAME=enc=NEAR/SIMILAR,other=NEAR/SIMILAR`."""
+    table = {encoder: dict(values) for encoder, values in defaults.items()}
+    for item in env_list(name):
+        encoder, sep, values = item.partition("=")
+        near_text, slash, similar_text = values.partition("/")
+        try:
+            if not (sep and slash and encoder.strip()):
+                raise ValueError
+            near, similar = float(near_text), float(similar_text)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: expected ENCODER=NEAR/SIMILAR (e.g. dinov2-base=0.80/0.65), got {item!r}"
+            ) from None
+        if not -1.0 <= similar <= near <= 1.0:
+            raise ImproperlyConfigured(f"{name}: {item!r}: need -1 <= SIMILAR <= NEAR <= 1")
+        table[encoder.strip()] = {"near": near, "similar": similar}
+    return table

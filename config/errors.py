@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -78,7 +78,3 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             body["details"] = {"retry_after_seconds": int(wait + 0.999)}
     response.data = {"error": body}
     return response
-
-
-def error_response(code: str, message: str, http_status: int = status.HTTP_400_BAD_REQUEST) -> Response:
-    return Response({"error": {"code": code, "message": message, "details": {}}}, status=http_status)

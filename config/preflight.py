@@ -10,14 +10,29 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-# Commands that must work without a database or broker (help, lint-like checks).
+# Commands that must work without a database or broker: they start no embedded server either.
 OFFLINE_COMMANDS = {"help", "version", "--help", "-h", "--version", "makemigrations", "spectacular", "check"}
-BROKER_COMMANDS = {"runserver", "worker", "beat", "demo_services"}
+# Commands that are useless without the broker: checked before they start.
+BROKER_COMMANDS = {"runserver", "worker", "demo"}
 
 
 def fail(message: str) -> NoReturn:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def start_local_services_or_exit(command: str) -> None:
+    """Start the embedded servers the environment does not name (before settings are read)."""
+    if command in OFFLINE_COMMANDS:
+        return
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.local_services import ensure_local_services
+
+    try:
+        ensure_local_services()
+    except (ImproperlyConfigured, OSError) as exc:
+        fail(str(exc))
 
 
 def setup_or_exit() -> None:
@@ -38,7 +53,9 @@ def _database_problem() -> str | None:
         connection.ensure_connection()
     except Exception as exc:  # psycopg raises several types; all mean "unreachable"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        source = "DATABASE_URL" if settings.DATABASE_URL else "embedded PostgreSQL (DATABASE_URL unset)"
+        source = (
+            "embedded PostgreSQL (DATABASE_URL unset)" if "postgres" in settings.EMBEDDED_SERVICES else "DATABASE_URL"
+        )
         return f"{source}: cannot connect to the database: {reason}"
     return None
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+import kombu.exceptions
+import redis.exceptions
+from django.db import InterfaceError, OperationalError
+
 
 class Queue(StrEnum):
     EMBEDDINGS = "embeddings"
@@ -17,3 +21,14 @@ class Queue(StrEnum):
 
 
 ALL_QUEUES = (Queue.EMBEDDINGS.value, Queue.DEFAULT.value)
+
+# Failures that say nothing about the task's own input (the database or the broker blinked):
+# every task that retries retries on these, with backoff. Not the built-in ConnectionError,
+# which none of psycopg's, Django's or redis-py's errors derive from.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+)

@@ -1,7 +1,9 @@
 """The one settings module. Every value comes from the environment (see README).
 
 Nothing here exists only in production: development, CI and production read
-the same variables; only their values differ.
+the same variables; only their values differ. Importing this module starts
+nothing and imports no app: the embedded servers of a fresh clone are started
+by the entry points (config.local_services), which export their URLs first.
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ from pathlib import Path
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded
+from config import embedded, local_services
 from config.database_url import parse_database_url
-from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
-from recommender.duplicates.thresholds import parse_threshold_overrides
+from config.env import env_bool, env_choice, env_float, env_int, env_list, env_renamed, env_str, env_thresholds
 
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("LOOKALIKE_VAR_DIR") or BASE_DIR / "var")
+VAR_DIR = local_services.var_dir()
+# Which embedded servers the entry point started for this process tree (set by config.local_services).
+EMBEDDED_SERVICES = env_list(local_services.EMBEDDED_VARIABLE)
 
 DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = env_str("SECRET_KEY")
@@ -41,9 +44,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "config",
     "catalog",
     "embeddings",
-    "recommender",
+    "recommender.storefront",
+    "recommender.duplicates",
+    "recommender.merchandising",
 ]
 
 MIDDLEWARE = [
@@ -77,12 +83,9 @@ TEMPLATES = [
 
 # --- Database: PostgreSQL + pgvector only -----------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
-if DATABASE_URL:
-    _database = parse_database_url(DATABASE_URL)
-else:
-    # No DATABASE_URL: run the embedded PostgreSQL 18 + pgvector 0.8 under var/.
-    _database = {"ENGINE": "django.db.backends.postgresql", "PASSWORD": "", "OPTIONS": {}}
-    _database.update(embedded.ensure_postgres(VAR_DIR))
+# Without DATABASE_URL (mypy, `manage.py help`, a process started by hand): where the embedded
+# server listens once an entry point has started it. Nothing is started from here.
+_database = parse_database_url(DATABASE_URL) if DATABASE_URL else embedded.postgres_settings(VAR_DIR)
 _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 _database["CONN_HEALTH_CHECKS"] = True
 _database["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1))
@@ -94,44 +97,61 @@ DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis / Celery ---------------------------------------------------------
-REDIS_URL = env_str("REDIS_URL") or embedded.ensure_redis(VAR_DIR)
+REDIS_URL = env_str("REDIS_URL") or embedded.LOCAL_REDIS_URL
 if not REDIS_URL.startswith(("redis://", "rediss://", "redis+socket://")):
     raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or redis+socket://, got {REDIS_URL!r}")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 1, minimum=1)
-# Task modules outside an app's own tasks.py (autodiscovery finds only those): the catalog map build.
-CELERY_IMPORTS = ["recommender.pages.tasks"]
 # Seconds an image may stay pending before the sweeper re-enqueues it.
 EMBEDDING_PENDING_TIMEOUT = env_int("EMBEDDING_PENDING_TIMEOUT", 120, minimum=5)
-EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=4096)
+# Photos a worker claims (and commits) per transaction; also photos per queued message.
+EMBEDDING_CLAIM_BATCH_SIZE = env_int(
+    env_renamed("EMBEDDING_CLAIM_BATCH_SIZE", "EMBEDDING_BATCH_SIZE"), 64, minimum=1, maximum=4096
+)
+# Celery task names sent the ids of freshly embedded photos once their vectors commit.
+EMBEDDING_DONE_TASKS = env_list(
+    "EMBEDDING_DONE_TASKS", default=["recommender.duplicates.tasks.duplicates_check_images"]
+)
 
 # --- Embeddings ------------------------------------------------------------
 EMBEDDINGS_PROFILE = env_choice("EMBEDDINGS_PROFILE", "lite", ["full", "lite"])
 # Empty means "the profile's default"; a registry name overrides one space.
 EMBEDDINGS_VISUAL_ENCODER = env_str("EMBEDDINGS_VISUAL_ENCODER")
 EMBEDDINGS_SEMANTIC_ENCODER = env_str("EMBEDDINGS_SEMANTIC_ENCODER")
+# How the encoders run, handed to the Django-free embeddings.encoders as EncoderOptions (embeddings/apps.py).
 EMBEDDINGS_MODEL_DIR = env_str("EMBEDDINGS_MODEL_DIR")
+EMBEDDINGS_DEVICE = env_choice("EMBEDDINGS_DEVICE", "auto", ["auto", "cpu", "cuda", "mps"])
+# auto: bf16 only where the CPU has AMX (on AVX2-only CPUs bf16 is ~12x slower than fp32).
+EMBEDDINGS_CPU_DTYPE = env_choice("EMBEDDINGS_CPU_DTYPE", "auto", ["auto", "bf16", "fp32"])
+# Images per forward pass; 0 means the device's default (256 on CUDA, 16 elsewhere).
+EMBEDDINGS_FORWARD_BATCH_SIZE = env_int(
+    env_renamed("EMBEDDINGS_FORWARD_BATCH_SIZE", "EMBEDDINGS_BATCH_SIZE"), 0, minimum=0, maximum=4096
+)
+# Threads decoding and resizing photos beside the forward pass; 0 means min(8, cores).
+EMBEDDINGS_DECODE_WORKERS = env_int("EMBEDDINGS_DECODE_WORKERS", 0, minimum=0, maximum=64)
+# huggingface_hub reads these itself; the encoders need them to say why weights are missing.
+HF_HUB_OFFLINE = env_bool("HF_HUB_OFFLINE") or env_bool("TRANSFORMERS_OFFLINE")
 
 # --- Duplicate listings (recommender.duplicates) -------------------------------
 # Visual cosine-similarity floors per encoder registry name: near-duplicate and
 # similar tiers. efficientnet-lite0 is calibrated by bench/duplicates_eval.py
 # (BENCHMARKS.md); dinov2-base is not (no weights offline). Override as
 # DUPLICATES_THRESHOLDS=name=NEAR/SIMILAR,other=NEAR/SIMILAR.
-DUPLICATES_THRESHOLDS: dict[str, dict[str, float]] = {
-    "efficientnet-lite0": {"near": 0.84, "similar": 0.83},
-    "dinov2-base": {"near": 0.85, "similar": 0.70},
-}
-try:
-    for _name, (_near, _similar) in parse_threshold_overrides(env_list("DUPLICATES_THRESHOLDS")).items():
-        DUPLICATES_THRESHOLDS[_name] = {"near": _near, "similar": _similar}
-except ValueError as _error:
-    raise ImproperlyConfigured(f"DUPLICATES_THRESHOLDS: {_error}") from None
+DUPLICATES_THRESHOLDS = env_thresholds(
+    "DUPLICATES_THRESHOLDS",
+    {"efficientnet-lite0": {"near": 0.84, "similar": 0.83}, "dinov2-base": {"near": 0.85, "similar": 0.70}},
+)
 # Perceptual-hash bits that may differ for a pair to count as an exact copy.
 DUPLICATES_PHASH_MAX_DISTANCE = env_int("DUPLICATES_PHASH_MAX_DISTANCE", 2, minimum=0, maximum=32)
 # Neighbours fetched per photo (k-NN LIMIT); the threshold is applied afterwards.
 DUPLICATES_KNN_LIMIT = env_int("DUPLICATES_KNN_LIMIT", 20, minimum=2, maximum=500)
+
+# --- make demo ------------------------------------------------------------------
+DEMO_CATALOG_LIMIT = env_int("DEMO_CATALOG_LIMIT", 2000, minimum=1, maximum=100_000)
+# Empty: a random password, printed at start.
+DEMO_ADMIN_PASSWORD = env_str("DEMO_ADMIN_PASSWORD")
 
 # --- Media / static ----------------------------------------------------------
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
@@ -165,7 +185,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
 }
-# --- Storefront queries (recommender) ----------------------------------------
+# --- Storefront queries (recommender.storefront) --------------------------------
 # Results are ranked in windows of this many; pages inside one window share one
 # candidate pool, which is what keeps offset pagination stable.
 RECOMMENDER_PAGE_WINDOW = env_int("RECOMMENDER_PAGE_WINDOW", 60, minimum=10, maximum=500)
@@ -174,7 +194,7 @@ RECOMMENDER_MAX_DEPTH = env_int("RECOMMENDER_MAX_DEPTH", 480, minimum=100, maxim
 RECOMMENDER_EF_SEARCH = env_int("RECOMMENDER_EF_SEARCH", 200, minimum=10, maximum=1000)
 RECOMMENDER_MAX_SCAN_TUPLES = env_int("RECOMMENDER_MAX_SCAN_TUPLES", 50_000, minimum=1000)
 # Filters estimated to match at most this many rows (or sqrt(4 * k * catalogue rows), if more)
-# are answered by an exact scan; see recommender/selectors/planning.py.
+# are answered by an exact scan; see recommender/storefront/selectors/planning.py.
 RECOMMENDER_EXACT_MAX_ROWS = env_int("RECOMMENDER_EXACT_MAX_ROWS", 3000, minimum=0)
 # Relative cost of a node visited by an iterative HNSW scan against a row of an exact scan
 # (at 1M x 768-d, a 1% filter ran 780 ms iteratively; see BENCHMARKS.md).
@@ -195,11 +215,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
-# Throttle counters must be shared by every web process: keep them in Redis.
+# Throttle counters must be shared by every web process: keep them in Redis. A database of
+# their own (CACHE_URL=redis://host:6379/1) keeps a cache flush away from the broker's messages.
+CACHE_URL = env_str("CACHE_URL") or REDIS_URL
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "lookalike"),
     }
 }

@@ -15,7 +15,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("config.api_urls")),
-    path("", include("recommender.pages.urls")),
+    path("staff/", include("recommender.merchandising.urls")),
+    path("", include("recommender.storefront.urls")),
 ]
 
 if settings.SERVE_MEDIA:

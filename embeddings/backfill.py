@@ -21,7 +21,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from catalog.models import EmbeddingStatus, ProductImage
 from embeddings.encoders import get_encoder
 from embeddings.encoders.base import Encoder
-from embeddings.models import EncoderState, ImageVector, SpaceEncoder
+from embeddings.models import EncoderState, ImageVector
 from embeddings.pipeline import decode_claimed
 from embeddings.selectors import configured_encoder_name
 from embeddings.services import (
@@ -78,7 +78,7 @@ def backfill_space(
         drop_hnsw_indexes(space=space, identity=encoder.identity)
     todo = images_to_embed(space=space, identity=encoder.identity, only_missing=only_missing)
     on_total(todo.count())
-    size = batch_size or settings.EMBEDDING_BATCH_SIZE
+    size = batch_size or settings.EMBEDDING_CLAIM_BATCH_SIZE
     last_id = 0
     while True:
         # Keyset pagination: stable while uploads keep arriving, and cheap at any depth.
@@ -133,7 +133,3 @@ def _embed_batch(
         )
         product_vectors_recompute(product_ids=[image.product_id for image in chosen])
     return len(chosen), failed
-
-
-def encoder_states(space: str) -> list[tuple[str, str]]:
-    return list(SpaceEncoder.objects.filter(space=space).order_by("id").values_list("encoder", "state"))

@@ -1,36 +1,32 @@
-"""Hooks other features attach to the embedding pipeline."""
+"""After a batch of photos is embedded and committed: tell whoever asked, by Celery task name.
+
+settings.EMBEDDING_DONE_TASKS names the tasks (by default the duplicate check,
+recommender.duplicates.tasks.duplicates_check_images), so the embedding
+pipeline imports none of the features built on it, and a deployment can add
+or drop a hook without touching code. A broker failure here must not undo or
+retry the embedding that just committed: it is logged, and each feature has
+its own safety net (the nightly duplicate scan).
+"""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import Sequence
 
+from django.conf import settings
+
+from config.celery import app
+from config.queues import TRANSIENT_ERRORS
+
 logger = logging.getLogger(__name__)
 
-DUPLICATES_TASKS_MODULE = "recommender.duplicates.tasks"
 
-
-def enqueue_duplicate_check(image_ids: Sequence[int]) -> None:
-    """Ask duplicate detection to look at freshly embedded photos (called after their vectors commit).
-
-    Duplicate detection is built separately (recommender.duplicates). We look the
-    module up with find_spec so that this is a silent no-op until it exists, and
-    import it lazily so the embedding worker does not depend on it at import time.
-    A broker failure here must not undo or retry the embedding that just
-    committed: it is logged, and the duplicates feature sweeps on its own.
-    """
+def embedding_done_notify(image_ids: Sequence[int]) -> None:
+    """Send each EMBEDDING_DONE_TASKS task the freshly embedded photo ids (call after their vectors commit)."""
     if not image_ids:
         return
-    try:
-        found = importlib.util.find_spec(DUPLICATES_TASKS_MODULE)
-    except ModuleNotFoundError:
-        found = None
-    if found is None:
-        return
-    module = importlib.import_module(DUPLICATES_TASKS_MODULE)
-    try:
-        module.duplicates_check_images.delay(list(image_ids))
-    except Exception:
-        logger.exception("could not enqueue the duplicate check for images %s", list(image_ids)[:10])
+    for name in settings.EMBEDDING_DONE_TASKS:
+        try:
+            app.send_task(name, args=[list(image_ids)])
+        except TRANSIENT_ERRORS:
+            logger.exception("could not send %s for images %s", name, list(image_ids)[:10])

@@ -36,7 +36,7 @@ from PIL import Image
 from catalog.models import EmbeddingStatus, ProductImage
 from embeddings.encoders import ImageDecodeError, WeightsUnavailableError, decode_image, get_encoder
 from embeddings.encoders.base import Encoder
-from embeddings.hooks import enqueue_duplicate_check
+from embeddings.hooks import embedding_done_notify
 from embeddings.models import Space
 from embeddings.selectors import configured_encoder_name, encoders_to_write
 from embeddings.services import image_vectors_write, product_vectors_recompute, space_encoder_register
@@ -119,7 +119,7 @@ def embed_images(*, image_ids: Sequence[int], batch_size: int | None = None) -> 
     the first message claims up to `batch_size` pending photos, and the messages
     of photos it took find nothing left to do. With no ids, drains one batch.
     """
-    size = batch_size or settings.EMBEDDING_BATCH_SIZE
+    size = batch_size or settings.EMBEDDING_CLAIM_BATCH_SIZE
     ids = list(dict.fromkeys(int(i) for i in image_ids))
     if not ProductImage.objects.filter(embedding_status=EmbeddingStatus.PENDING).exists():
         # A redelivered or late message whose photos are long done: nothing to load or
@@ -167,7 +167,7 @@ def embed_batch(*, preferred: Sequence[int], batch_size: int, targets: Sequence[
             )
         product_vectors_recompute(product_ids=[image.product_id for image in ready])
         done_ids = list(outcome.done)
-        transaction.on_commit(lambda: enqueue_duplicate_check(done_ids))
+        transaction.on_commit(lambda: embedding_done_notify(done_ids))
     logger.info("embedded batch: %s", outcome.as_dict())
     return outcome
 

@@ -13,26 +13,15 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-import kombu.exceptions
-import redis.exceptions
 from celery import shared_task
 from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import transaction
 
-from config.queues import Queue
+from config.queues import TRANSIENT_ERRORS, Queue
 from embeddings import pipeline
 
 logger = logging.getLogger(__name__)
-
-# Failures that say nothing about the photos themselves: retry with backoff.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    OperationalError,
-    InterfaceError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    kombu.exceptions.OperationalError,
-)
 
 
 @shared_task(
@@ -80,7 +69,7 @@ def enqueue_embedding(image_ids: Sequence[int]) -> None:
     must not fail because Redis blinked after its row committed.
     """
     ids = [int(i) for i in image_ids]
-    size = settings.EMBEDDING_BATCH_SIZE
+    size = settings.EMBEDDING_CLAIM_BATCH_SIZE
 
     def send() -> None:
         for start in range(0, len(ids), size):

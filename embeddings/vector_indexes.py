@@ -5,7 +5,7 @@ hold several encoders of different dimensions. The documented way out is an
 expression index on `(embedding::halfvec(<dim>))` restricted by a WHERE clause
 to one encoder. A query uses the index only when it repeats that exact
 expression and predicate and orders by the opclass's operator (`<=>`, cosine)
-with a LIMIT: `knn_order_sql` builds that fragment so callers cannot drift.
+with a LIMIT: `knn_distance_sql` builds that expression so callers cannot drift.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from catalog.api.serializers import (
     ProductOutputSerializer,
 )
 from catalog.imaging import ImageRejected
+from config.api import validated
 from config.errors import ApiError, ErrorSerializer
 
 ERRORS = {
@@ -72,10 +73,9 @@ class ProductCreateApi(APIView):
         summary="Create a product (staff).",
     )
     def post(self, request: Request) -> Response:
-        serializer = ProductInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(ProductInputSerializer, request.data)
         try:
-            product = services.product_create(**serializer.validated_data)
+            product = services.product_create(**data)
         except ValidationError as exc:
             raise invalid(exc) from None
         return product_response(request, product.pk, status.HTTP_201_CREATED)
@@ -104,10 +104,9 @@ class ProductDetailApi(APIView):
     )
     def patch(self, request: Request, product_id: int) -> Response:
         product = selectors.product_get(product_id)
-        serializer = ProductInputSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
+        changes = validated(ProductInputSerializer, request.data, partial=True)
         try:
-            services.product_update(product=product, **serializer.validated_data)
+            services.product_update(product=product, **changes)
         except ValidationError as exc:
             raise invalid(exc) from None
         return product_response(request, product.pk)
@@ -140,15 +139,10 @@ class ProductImageCreateApi(APIView):
     )
     def post(self, request: Request, product_id: int) -> Response:
         product = selectors.product_get(product_id)
-        serializer = ImageUploadSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        upload: Any = serializer.validated_data["image"]
+        data = validated(ImageUploadSerializer, request.data)
+        upload: Any = data["image"]
         try:
-            added = services.product_image_add(
-                product=product,
-                data=read_upload(upload),
-                position=serializer.validated_data.get("position"),
-            )
+            added = services.product_image_add(product=product, data=read_upload(upload), position=data.get("position"))
         except ImageRejected as exc:
             raise ApiError(exc.code, exc.message, details={"image": [exc.message]}) from None
         body = ImageOutputSerializer(added.image, context={"request": request}).data

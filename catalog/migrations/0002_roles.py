@@ -1,4 +1,4 @@
-"""The two non-staff roles: merchandisers review duplicates; storefronts read at higher rates."""
+"""The two non-staff roles (config/roles.py): merchandisers review duplicates; storefronts read at higher rates."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import migrations
 
-ROLE_GROUPS = ("merchandisers", "storefronts")
+from config.roles import ROLE_GROUPS
 
 
 def create_groups(apps: Any, schema_editor: Any) -> None:

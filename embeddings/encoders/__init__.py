@@ -1,9 +1,9 @@
 """Image and text encoders for Lookalike, with no Django in sight.
 
 Importing this package is cheap: torch and transformers load on the first
-``get_encoder`` call, once per process. Environment variables read here:
-EMBEDDINGS_MODEL_DIR, EMBEDDINGS_DEVICE, EMBEDDINGS_CPU_DTYPE, EMBEDDINGS_BATCH_SIZE,
-EMBEDDINGS_DECODE_WORKERS (see settings.py), plus HF_HUB_OFFLINE.
+``get_encoder`` call, once per process. It reads no environment: the host
+(Django's settings through embeddings/apps.py, or a script) hands it an
+``EncoderOptions`` with ``configure`` before the first model loads.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from embeddings.encoders.errors import ImageDecodeError, WeightsUnavailableError
 from embeddings.encoders.images import decode_image
+from embeddings.encoders.options import EncoderOptions, configure
 from embeddings.encoders.registry import PROFILES, EncoderSpec, get_spec, register, registered_names
 from embeddings.encoders.sources import weights_available
 
@@ -24,9 +25,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PROFILES",
+    "EncoderOptions",
     "EncoderSpec",
     "ImageDecodeError",
     "WeightsUnavailableError",
+    "configure",
     "decode_image",
     "encode_images",
     "encode_texts",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -11,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import torch
 
-from embeddings.encoders import settings
+from embeddings.encoders import options
 from embeddings.encoders.images import DEFAULT_MAX_PIXELS
 from embeddings.encoders.preprocess import ImageInput, Preprocess
 from embeddings.encoders.registry import EncoderSpec
@@ -66,10 +67,12 @@ class TorchImageEncoder(Encoder):
         super().__init__(spec=spec, identity=identity)
         self.runtime = runtime
         self.preprocess = preprocess
+        chosen = options.current()
         # Measured on a 2-core CPU: gains flatten past 16; GPUs want hundreds in flight.
-        self.batch_size = batch_size or settings.batch_size(256 if runtime.device.type == "cuda" else 16)
+        self.batch_size = batch_size or chosen.forward_batch_size or (256 if runtime.device.type == "cuda" else 16)
         self.max_pixels = DEFAULT_MAX_PIXELS
-        self._pool = ThreadPoolExecutor(max_workers=settings.decode_workers(), thread_name_prefix=f"decode-{self.name}")
+        workers = chosen.decode_workers or min(8, os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"decode-{self.name}")
         device = runtime.device
         self._mean = torch.tensor(preprocess.mean, device=device).view(1, 3, 1, 1) * 255.0
         self._std = torch.tensor(preprocess.std, device=device).view(1, 3, 1, 1) * 255.0

@@ -1,4 +1,4 @@
-"""Where and in which precision a model runs, chosen once per process from the environment."""
+"""Where and in which precision a model runs, chosen once per process from the encoder options."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from embeddings.encoders import settings
+from embeddings.encoders import options
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ def cpu_has_fast_bf16() -> bool:
 
 
 def select_runtime(device: str | None = None, cpu_dtype: str | None = None) -> Runtime:
-    choice = device or settings.device()
+    choice = device or options.current().device
     if choice == "auto":
         if torch.cuda.is_available():
             choice = "cuda"
@@ -52,6 +52,6 @@ def select_runtime(device: str | None = None, cpu_dtype: str | None = None) -> R
         return Runtime(torch.device("mps"), torch.float16)
     if choice != "cpu":
         raise ValueError(f"unknown device {choice!r}")
-    precision = cpu_dtype or settings.cpu_dtype()
+    precision = cpu_dtype or options.current().cpu_dtype
     use_bf16 = precision == "bf16" or (precision == "auto" and cpu_has_fast_bf16())
     return Runtime(torch.device("cpu"), torch.bfloat16 if use_bf16 else None)

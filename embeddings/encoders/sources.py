@@ -2,8 +2,8 @@
 
 Resolution order for a spec's source:
 1. an existing local directory named by the source itself;
-2. ``$EMBEDDINGS_MODEL_DIR/<hub id>`` then ``$EMBEDDINGS_MODEL_DIR/<encoder name>``;
-3. the Hugging Face cache, then a download unless HF_HUB_OFFLINE is set.
+2. ``<model_dir>/<hub id>`` then ``<model_dir>/<encoder name>`` (EncoderOptions.model_dir);
+3. the Hugging Face cache, then a download unless the options say the hub is offline.
 ``package:<module>`` sources point into an installed Python package that ships weights.
 Every failure becomes one WeightsUnavailableError sentence saying what to download or set.
 """
@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from embeddings.encoders import settings
+from embeddings.encoders import options
 from embeddings.encoders.errors import WeightsUnavailableError
 from embeddings.encoders.registry import PACKAGE_PREFIX, EncoderSpec, get_spec
 
@@ -27,13 +26,8 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
 _IDENTITY_CONFIGS = ("config.json", "preprocessor_config.json")
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def hub_offline() -> bool:
-    # Read the environment on every call: huggingface_hub freezes its flag at import time.
-    return _truthy(os.environ.get("HF_HUB_OFFLINE")) or _truthy(os.environ.get("TRANSFORMERS_OFFLINE"))
+    return options.current().hub_offline
 
 
 def _package_dir(module: str) -> Path | None:
@@ -64,7 +58,7 @@ def locate(spec: EncoderSpec, source: str) -> Path | None:
     if _is_path_like(source):
         path = Path(source).expanduser()
         return path if path.is_dir() else None
-    root = settings.model_dir()
+    root = options.current().model_dir
     if root is not None:
         for candidate in (root / source, root / spec.name):
             if candidate.is_dir():

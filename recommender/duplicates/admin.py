@@ -16,10 +16,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from catalog.admin import thumbnail_html
+from config.roles import is_merchandiser
 from recommender.duplicates.decisions import DecisionError, duplicate_group_resolve, duplicate_group_restore
 from recommender.duplicates.models import Decision, DuplicateDecision, DuplicateGroup
 from recommender.duplicates.selectors import group_members_prefetch
-from recommender.pages.permissions import is_merchandiser
 
 
 class DecisionInline(admin.TabularInline[DuplicateDecision, DuplicateGroup]):

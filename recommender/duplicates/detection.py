@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from catalog.imaging import hamming_distance
-from recommender.duplicates.thresholds import Thresholds, TierRank, classify
+from recommender.duplicates.thresholds import Thresholds, Tier, classify
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class PairEvidence:
     product_high: int
     image_low: int  # the photo of product_low that was compared
     image_high: int
-    tier: TierRank
+    tier: Tier
     similarity: float
     phash_distance: int | None
     same_bytes: bool

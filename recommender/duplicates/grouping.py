@@ -25,7 +25,7 @@ MAX_GROUP_SIZE = 50
 
 @dataclass(frozen=True)
 class Edge:
-    tier: int  # TierRank value: higher is stronger
+    tier: int  # thresholds.Tier value: higher is stronger
     similarity: float
 
 

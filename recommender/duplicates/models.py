@@ -7,6 +7,9 @@ other member and of the representative (no chaining). Decisions are kept as
 an append-only log; a "not duplicate" decision is also remembered per pair
 of products together with a digest of both products' photos, so the pair is
 flagged again only when one of those photos changes.
+
+The tables keep the names they had when one `recommender` app held everything
+(db_table), so moving the code moved no data.
 """
 
 from __future__ import annotations
@@ -15,12 +18,7 @@ from django.conf import settings
 from django.db import models
 
 from catalog.models import Category, Product, ProductImage
-
-
-class Tier(models.TextChoices):
-    EXACT = "exact", "Exact copy"
-    NEAR_DUPLICATE = "near_duplicate", "Near-duplicate"
-    SIMILAR = "similar", "Similar"
+from recommender.duplicates.thresholds import TIER_CHOICES
 
 
 class GroupStatus(models.TextChoices):
@@ -43,7 +41,7 @@ class DuplicatePair(models.Model):
     product_high = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
     image_low = models.ForeignKey(ProductImage, on_delete=models.CASCADE, related_name="+")
     image_high = models.ForeignKey(ProductImage, on_delete=models.CASCADE, related_name="+")
-    tier = models.CharField(max_length=16, choices=Tier.choices)
+    tier = models.CharField(max_length=16, choices=TIER_CHOICES)
     similarity = models.FloatField(help_text="Visual cosine similarity of the two photos")
     phash_distance = models.PositiveSmallIntegerField(null=True, blank=True)
     same_bytes = models.BooleanField(default=False)
@@ -51,6 +49,7 @@ class DuplicatePair(models.Model):
     detected_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "recommender_duplicatepair"
         constraints = [
             models.UniqueConstraint(fields=["product_low", "product_high"], name="duplicate_pair_unique"),
             models.CheckConstraint(
@@ -64,7 +63,7 @@ class DuplicatePair(models.Model):
 
 
 class DuplicateGroup(models.Model):
-    tier = models.CharField(max_length=16, choices=Tier.choices, help_text="The weakest member-to-representative tier")
+    tier = models.CharField(max_length=16, choices=TIER_CHOICES, help_text="The weakest member-to-representative tier")
     status = models.CharField(max_length=16, choices=GroupStatus.choices, default=GroupStatus.OPEN)
     representative = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
     # Copied from the representative so the queue filters by category without a join.
@@ -79,6 +78,7 @@ class DuplicateGroup(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "recommender_duplicategroup"
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["status", "tier", "-id"], name="duplicate_group_queue"),
@@ -98,7 +98,7 @@ class DuplicateGroupMember(models.Model):
     representative_image = models.ForeignKey(
         ProductImage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    tier = models.CharField(max_length=16, choices=Tier.choices)
+    tier = models.CharField(max_length=16, choices=TIER_CHOICES)
     similarity = models.FloatField()
     phash_distance = models.PositiveSmallIntegerField(null=True, blank=True)
     # True when this group's "duplicate" decision deactivated the product, so a
@@ -106,6 +106,7 @@ class DuplicateGroupMember(models.Model):
     deactivated = models.BooleanField(default=False)
 
     class Meta:
+        db_table = "recommender_duplicategroupmember"
         ordering = ["-is_representative", "-similarity", "product_id"]
         constraints = [models.UniqueConstraint(fields=["group", "product"], name="duplicate_member_unique")]
         indexes = [models.Index(fields=["product"], name="duplicate_member_product")]
@@ -128,6 +129,7 @@ class DuplicateDismissal(models.Model):
     decided_at = models.DateTimeField()
 
     class Meta:
+        db_table = "recommender_duplicatedismissal"
         constraints = [
             models.UniqueConstraint(fields=["product_low", "product_high"], name="duplicate_dismissal_unique"),
             models.CheckConstraint(
@@ -153,6 +155,7 @@ class DuplicateDecision(models.Model):
     decided_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "recommender_duplicatedecision"
         ordering = ["-decided_at", "-id"]
 
     def __str__(self) -> str:
@@ -178,6 +181,7 @@ class DuplicateScan(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "recommender_duplicatescan"
         constraints = [
             models.UniqueConstraint(
                 fields=["encoder"], condition=models.Q(status="running"), name="one_running_scan_per_encoder"

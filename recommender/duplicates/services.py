@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from catalog.models import Product
 from embeddings.selectors import ActiveEncoder
@@ -26,9 +27,8 @@ from recommender.duplicates.models import (
     DuplicateGroupMember,
     DuplicatePair,
     GroupStatus,
-    Tier,
 )
-from recommender.duplicates.thresholds import TierRank
+from recommender.duplicates.thresholds import Tier
 
 _LOCK_KEY = 0x6475_7073  # "dups"
 
@@ -113,7 +113,7 @@ def duplicate_pairs_store(
             to_create.append(DuplicatePair(product_low_id=key[0], product_high_id=key[1]))
             _fill(to_create[-1], item, encoder)
             continue
-        stored_strength = (int(TierRank.from_label(pair.tier)), pair.similarity)
+        stored_strength = (int(Tier.from_code(pair.tier)), pair.similarity)
         refreshes = refresh_image is not None and refresh_image in (pair.image_low_id, pair.image_high_id)
         if item.strength > stored_strength or refreshes or pair.encoder != encoder:
             _fill(pair, item, encoder)
@@ -125,9 +125,11 @@ def duplicate_pairs_store(
 
 
 def _fill(pair: DuplicatePair, item: PairEvidence, encoder: str) -> None:
+    # Set by hand: auto_now fills it on insert, but bulk_update writes the attribute as it is.
+    pair.detected_at = timezone.now()
     pair.image_low_id = item.image_low
     pair.image_high_id = item.image_high
-    pair.tier = item.tier.label
+    pair.tier = item.tier.code
     pair.similarity = item.similarity
     pair.phash_distance = item.phash_distance
     pair.same_bytes = item.same_bytes
@@ -188,7 +190,7 @@ def duplicate_groups_refresh(*, product_ids: Iterable[int]) -> list[DuplicateGro
         for pair in pairs
         if pair.product_low_id in nearby and pair.product_high_id in nearby
     }
-    edges = {key: Edge(tier=int(TierRank.from_label(p.tier)), similarity=p.similarity) for key, p in pair_of.items()}
+    edges = {key: Edge(tier=int(Tier.from_code(p.tier)), similarity=p.similarity) for key, p in pair_of.items()}
     old_groups = {
         frozenset(m.product_id for m in group.members.all()): group
         for group in DuplicateGroup.objects.filter(pk__in=old_group_ids).prefetch_related("members")
@@ -225,7 +227,7 @@ def _group_fields(
 ) -> dict[str, object]:
     links = [pairs[pair_key(group.representative, member)] for member in group.members[1:]]
     return {
-        "tier": TierRank(min(int(TierRank.from_label(pair.tier)) for pair in links)).label,
+        "tier": min(Tier.from_code(pair.tier) for pair in links).code,
         "score": min(pair.similarity for pair in links),
         "representative_id": group.representative,
         "category_id": category_id,
@@ -254,16 +256,17 @@ def _member_rows(
             )
         )
     # The representative's row shows the photo its strongest link was found with.
-    first_rep_image = members[0].representative_image_id if members else None
+    strongest = max(members, key=lambda member: member.similarity, default=None)
+    shown_image = strongest.representative_image_id if strongest is not None else None
     members.insert(
         0,
         DuplicateGroupMember(
             group=row,
             product_id=rep,
             is_representative=True,
-            image_id=first_rep_image,
-            representative_image_id=first_rep_image,
-            tier=Tier.EXACT,
+            image_id=shown_image,
+            representative_image_id=shown_image,
+            tier=Tier.EXACT.code,
             similarity=1.0,
         ),
     )

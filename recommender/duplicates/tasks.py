@@ -1,7 +1,7 @@
 """Celery tasks for duplicate listings (queue `default`).
 
-`duplicates_check_images` is called after each batch of photos is embedded
-(embeddings.hooks, through transaction.on_commit), so it never delays an
+`duplicates_check_images` is sent, by its name (settings.EMBEDDING_DONE_TASKS),
+after each batch of photos is embedded and committed, so it never delays an
 upload: the upload has already been answered when the check runs.
 """
 
@@ -11,7 +11,7 @@ import logging
 
 from celery import shared_task
 
-from config.queues import Queue
+from config.queues import TRANSIENT_ERRORS, Queue
 from recommender.duplicates.selectors import visual_encoder
 from recommender.duplicates.services import duplicates_check_image
 
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
     queue=Queue.DEFAULT.value,
     # Idempotent (a re-check yields the same pairs and groups), so a redelivery after a crash is safe.
     acks_late=True,
-    autoretry_for=(ConnectionError,),
+    autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,
     max_retries=5,
     time_limit=120,

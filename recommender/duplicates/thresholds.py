@@ -10,30 +10,41 @@ A pair of photos is put in the strongest tier whose test it passes:
 - similar: cosine similarity >= `similar` (look-alikes worth a glance).
 
 Cosine similarities are not comparable across encoders, so every encoder
-has its own calibrated pair (bench/duplicates_eval.py, BENCHMARKS.md).
+has its own calibrated pair (bench/duplicates_eval.py, BENCHMARKS.md), read
+from settings.DUPLICATES_THRESHOLDS (config/env.py parses the overrides).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
 
-class TierRank(IntEnum):
-    """Tiers ordered by strength; the values name the stored `tier` column."""
+class Tier(IntEnum):
+    """The one tier enum: ordered by strength (compare them), stored as `code` in every `tier` column."""
 
     SIMILAR = 1
     NEAR_DUPLICATE = 2
     EXACT = 3
 
     @property
-    def label(self) -> str:
+    def code(self) -> str:
+        """The stored value ("exact", "near_duplicate", "similar"), as the API shows it too."""
         return self.name.lower()
 
+    @property
+    def title(self) -> str:
+        return _TITLES[self]
+
     @classmethod
-    def from_label(cls, label: str) -> TierRank:
-        return cls[label.upper()]
+    def from_code(cls, code: str) -> Tier:
+        return cls[code.upper()]
+
+
+_TITLES = {Tier.EXACT: "Exact copy", Tier.NEAR_DUPLICATE: "Near-duplicate", Tier.SIMILAR: "Similar"}
+# Strongest first: the order of the model fields' choices and of the API's enum.
+TIER_CHOICES = [(tier.code, tier.title) for tier in (Tier.EXACT, Tier.NEAR_DUPLICATE, Tier.SIMILAR)]
 
 
 @dataclass(frozen=True)
@@ -49,38 +60,17 @@ class Thresholds:
             raise ValueError(f"phash_max_distance must be 0..64, got {self.phash_max_distance}")
 
 
-def classify(*, similarity: float, phash_bits: int | None, same_bytes: bool, thresholds: Thresholds) -> TierRank | None:
+def classify(*, similarity: float, phash_bits: int | None, same_bytes: bool, thresholds: Thresholds) -> Tier | None:
     """The tier of one photo pair, or None when it is not worth flagging."""
     if same_bytes:
-        return TierRank.EXACT
+        return Tier.EXACT
     if similarity < thresholds.similar:
         return None
     if phash_bits is not None and phash_bits <= thresholds.phash_max_distance:
-        return TierRank.EXACT
+        return Tier.EXACT
     if similarity >= thresholds.near:
-        return TierRank.NEAR_DUPLICATE
-    return TierRank.SIMILAR
-
-
-def parse_threshold_overrides(items: Iterable[str]) -> dict[str, tuple[float, float]]:
-    """`["efficientnet-lite0=0.93/0.85", ...]` -> {"efficientnet-lite0": (near, similar)}.
-
-    Raises ValueError naming the bad item, so settings can stop start-up with it.
-    """
-    parsed: dict[str, tuple[float, float]] = {}
-    for item in items:
-        name, sep, values = item.partition("=")
-        near_text, slash, similar_text = values.partition("/")
-        try:
-            if not (sep and slash and name.strip()):
-                raise ValueError
-            near, similar = float(near_text), float(similar_text)
-        except ValueError:
-            raise ValueError(f"expected ENCODER=NEAR/SIMILAR (e.g. dinov2-base=0.80/0.65), got {item!r}") from None
-        if not -1.0 <= similar <= near <= 1.0:
-            raise ValueError(f"{item!r}: need -1 <= SIMILAR <= NEAR <= 1")
-        parsed[name.strip()] = (near, similar)
-    return parsed
+        return Tier.NEAR_DUPLICATE
+    return Tier.SIMILAR
 
 
 def thresholds_for(

@@ -54,3 +54,18 @@ def test_unreachable_redis_is_one_line_for_the_worker() -> None:
 def test_bad_debug_value_is_one_line(value: str) -> None:
     result = run_manage("migrate", "--check", DEBUG=value)
     assert_one_line_error(result, "DEBUG")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("EMBEDDINGS_DEVICE", "gpu"),
+        ("EMBEDDINGS_CPU_DTYPE", "fp16"),
+        ("EMBEDDINGS_FORWARD_BATCH_SIZE", "-1"),
+        ("EMBEDDINGS_DECODE_WORKERS", "many"),
+        ("EMBEDDING_CLAIM_BATCH_SIZE", "0"),
+    ],
+)
+def test_bad_encoder_settings_are_one_line_naming_the_variable(variable: str, value: str) -> None:
+    result = run_manage("check", **{variable: value})
+    assert_one_line_error(result, variable)

@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from config import env
 from config.database_url import parse_database_url
-from config.env import env_bool, env_choice, env_int
+from config.env import env_bool, env_choice, env_int, env_renamed, env_thresholds
 
 
 def test_env_bool_rejects_a_typo(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -14,12 +15,12 @@ def test_env_bool_rejects_a_typo(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_env_int_rejects_words_and_out_of_range(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EMBEDDING_BATCH_SIZE", "lots")
-    with pytest.raises(ImproperlyConfigured, match="EMBEDDING_BATCH_SIZE must be an integer"):
-        env_int("EMBEDDING_BATCH_SIZE", 64)
-    monkeypatch.setenv("EMBEDDING_BATCH_SIZE", "0")
-    with pytest.raises(ImproperlyConfigured, match="EMBEDDING_BATCH_SIZE must be >= 1"):
-        env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1)
+    monkeypatch.setenv("EMBEDDING_CLAIM_BATCH_SIZE", "lots")
+    with pytest.raises(ImproperlyConfigured, match="EMBEDDING_CLAIM_BATCH_SIZE must be an integer"):
+        env_int("EMBEDDING_CLAIM_BATCH_SIZE", 64)
+    monkeypatch.setenv("EMBEDDING_CLAIM_BATCH_SIZE", "0")
+    with pytest.raises(ImproperlyConfigured, match="EMBEDDING_CLAIM_BATCH_SIZE must be >= 1"):
+        env_int("EMBEDDING_CLAIM_BATCH_SIZE", 64, minimum=1)
 
 
 def test_env_choice_names_the_allowed_values(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,3 +54,41 @@ def test_database_url_is_parsed_including_a_socket_host() -> None:
 def test_database_url_rejects_bad_values(url: str, message: str) -> None:
     with pytest.raises(ImproperlyConfigured, match=message):
         parse_database_url(url)
+
+
+def test_threshold_overrides_replace_one_encoder_and_bad_ones_name_the_variable_and_item(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = {"dinov2-base": {"near": 0.85, "similar": 0.7}, "efficientnet-lite0": {"near": 0.84, "similar": 0.83}}
+    monkeypatch.setenv("DUPLICATES_THRESHOLDS", "dinov2-base=0.8/0.65")
+    table = env_thresholds("DUPLICATES_THRESHOLDS", defaults)
+    assert table == {
+        "dinov2-base": {"near": 0.8, "similar": 0.65},
+        "efficientnet-lite0": defaults["efficientnet-lite0"],
+    }
+    monkeypatch.setenv("DUPLICATES_THRESHOLDS", "dinov2-base=0.8")
+    with pytest.raises(
+        ImproperlyConfigured, match=r"DUPLICATES_THRESHOLDS: expected ENCODER=NEAR/SIMILAR .*'dinov2-base=0.8'"
+    ):
+        env_thresholds("DUPLICATES_THRESHOLDS", defaults)
+    monkeypatch.setenv("DUPLICATES_THRESHOLDS", "x=0.6/0.9")
+    with pytest.raises(ImproperlyConfigured, match=r"DUPLICATES_THRESHOLDS: 'x=0\.6/0\.9': need -1 <= SIMILAR <= NEAR"):
+        env_thresholds("DUPLICATES_THRESHOLDS", defaults)
+
+
+def test_a_renamed_variable_still_works_for_a_release_with_one_warning_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(env, "_warned_renames", set())
+    monkeypatch.delenv("EMBEDDING_CLAIM_BATCH_SIZE", raising=False)
+    monkeypatch.setenv("EMBEDDING_BATCH_SIZE", "32")
+
+    assert env_int(env_renamed("EMBEDDING_CLAIM_BATCH_SIZE", "EMBEDDING_BATCH_SIZE"), 64) == 32
+    assert env_renamed("EMBEDDING_CLAIM_BATCH_SIZE", "EMBEDDING_BATCH_SIZE") == "EMBEDDING_BATCH_SIZE"
+
+    warning = capsys.readouterr().err
+    assert warning.count("\n") == 1, "one line, once per process"
+    assert "EMBEDDING_BATCH_SIZE is deprecated" in warning and "rename it EMBEDDING_CLAIM_BATCH_SIZE" in warning
+    # The new name wins as soon as it is set.
+    monkeypatch.setenv("EMBEDDING_CLAIM_BATCH_SIZE", "16")
+    assert env_renamed("EMBEDDING_CLAIM_BATCH_SIZE", "EMBEDDING_BATCH_SIZE") == "EMBEDDING_CLAIM_BATCH_SIZE"

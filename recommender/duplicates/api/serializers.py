@@ -8,13 +8,14 @@ from django.core.files.storage import default_storage
 from rest_framework import serializers
 
 from catalog.models import Category, ProductImage
-from recommender.duplicates.models import Decision, GroupStatus, Tier
+from recommender.duplicates.models import Decision, GroupStatus
+from recommender.duplicates.thresholds import TIER_CHOICES
 
 STATUS_ALL = "all"
 
 
 class QueueParams(serializers.Serializer):
-    tier = serializers.ChoiceField(choices=Tier.values, required=False)
+    tier = serializers.ChoiceField(choices=[code for code, _ in TIER_CHOICES], required=False)
     status = serializers.ChoiceField(
         choices=[*GroupStatus.values, STATUS_ALL], default=GroupStatus.OPEN.value, help_text="Default: open."
     )

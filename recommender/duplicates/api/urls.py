@@ -5,15 +5,15 @@ from __future__ import annotations
 from django.urls import path
 
 from recommender.duplicates.api.views import (
-    DuplicateGroupView,
-    DuplicateQueueView,
-    DuplicateResolveView,
-    DuplicateRestoreView,
+    DuplicateGroupApi,
+    DuplicateQueueApi,
+    DuplicateResolveApi,
+    DuplicateRestoreApi,
 )
 
 urlpatterns = [
-    path("duplicates/", DuplicateQueueView.as_view(), name="duplicates-list"),
-    path("duplicates/<int:group_id>/", DuplicateGroupView.as_view(), name="duplicates-detail"),
-    path("duplicates/<int:group_id>/resolve/", DuplicateResolveView.as_view(), name="duplicates-resolve"),
-    path("duplicates/<int:group_id>/restore/", DuplicateRestoreView.as_view(), name="duplicates-restore"),
+    path("duplicates/", DuplicateQueueApi.as_view(), name="duplicates-list"),
+    path("duplicates/<int:group_id>/", DuplicateGroupApi.as_view(), name="duplicates-detail"),
+    path("duplicates/<int:group_id>/resolve/", DuplicateResolveApi.as_view(), name="duplicates-resolve"),
+    path("duplicates/<int:group_id>/restore/", DuplicateRestoreApi.as_view(), name="duplicates-restore"),
 ]

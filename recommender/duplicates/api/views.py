@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.contrib.auth.models import User
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import permissions, serializers
+from rest_framework import permissions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import page_envelope, validated
 from config.errors import ApiError
+from config.roles import is_merchandiser
 from recommender.duplicates import selectors
 from recommender.duplicates.api.serializers import (
     STATUS_ALL,
@@ -23,7 +24,6 @@ from recommender.duplicates.api.serializers import (
 )
 from recommender.duplicates.decisions import DecisionError, duplicate_group_resolve, duplicate_group_restore
 from recommender.duplicates.models import DuplicateGroup
-from recommender.pages.permissions import is_merchandiser
 
 _DECISION_STATUS = {"not_found": 404, "already_resolved": 409, "not_restorable": 409}
 
@@ -33,12 +33,6 @@ class IsMerchandiser(permissions.BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return is_merchandiser(request.user)
-
-
-def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _group_response(request: Request, group_id: int) -> Response:
@@ -58,11 +52,11 @@ def _decide(request: Request, group_id: int, decide: Callable[[User | None], obj
     return _group_response(request, group_id)
 
 
-class MerchandiserView(APIView):
+class MerchandiserApi(APIView):
     permission_classes = [IsMerchandiser]
 
 
-class DuplicateQueueView(MerchandiserView):
+class DuplicateQueueApi(MerchandiserApi):
     @extend_schema(
         operation_id="duplicates_list",
         summary="Duplicate groups to review",
@@ -71,7 +65,7 @@ class DuplicateQueueView(MerchandiserView):
         tags=["duplicates"],
     )
     def get(self, request: Request) -> Response:
-        params = _validated(QueueParams, request.query_params)
+        params = validated(QueueParams, request.query_params)
         status = None if params["status"] == STATUS_ALL else params["status"]
         groups = selectors.duplicate_groups_queue(
             tier=params.get("tier"), status=status, category_id=params.get("category")
@@ -81,21 +75,19 @@ class DuplicateQueueView(MerchandiserView):
         page: list[DuplicateGroup] = list(groups[offset : offset + limit])
         payload = {
             "count": count,
-            "offset": offset,
-            "limit": limit,
-            "next_offset": offset + limit if offset + limit < count else None,
+            **page_envelope(offset=offset, limit=limit, has_more=offset + limit < count),
             "results": page,
         }
         return Response(GroupPageSerializer(payload, context={"request": request}).data)
 
 
-class DuplicateGroupView(MerchandiserView):
+class DuplicateGroupApi(MerchandiserApi):
     @extend_schema(operation_id="duplicates_get", responses={200: GroupSerializer}, tags=["duplicates"])
     def get(self, request: Request, group_id: int) -> Response:
         return _group_response(request, group_id)
 
 
-class DuplicateResolveView(MerchandiserView):
+class DuplicateResolveApi(MerchandiserApi):
     @extend_schema(
         operation_id="duplicates_resolve",
         summary="Decide a group: duplicate (keep one, deactivate the others) or not_duplicate (remembered)",
@@ -104,7 +96,7 @@ class DuplicateResolveView(MerchandiserView):
         tags=["duplicates"],
     )
     def post(self, request: Request, group_id: int) -> Response:
-        data = _validated(ResolveInput, request.data)
+        data = validated(ResolveInput, request.data)
         return _decide(
             request,
             group_id,
@@ -114,7 +106,7 @@ class DuplicateResolveView(MerchandiserView):
         )
 
 
-class DuplicateRestoreView(MerchandiserView):
+class DuplicateRestoreApi(MerchandiserApi):
     @extend_schema(
         operation_id="duplicates_restore",
         summary="Undo a duplicate decision: reactivate the listings it deactivated and reopen the group",

@@ -17,6 +17,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from catalog.models import Category, Product, ProductImage
+from config.roles import MERCHANDISERS
 from embeddings.models import ImageVector, ProductVector, Space
 from embeddings.services import space_encoder_register
 
@@ -117,7 +118,7 @@ def api_client(username: str, *, merchandiser: bool = False, staff: bool = False
     user = User.objects.create_user(username=username, password="a-long-test-password", is_staff=staff)
     if merchandiser:
         # get_or_create: a transaction=True test may have flushed the row the migration made.
-        user.groups.add(Group.objects.get_or_create(name="merchandisers")[0])
+        user.groups.add(Group.objects.get_or_create(name=MERCHANDISERS)[0])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client, user

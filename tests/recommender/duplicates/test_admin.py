@@ -6,20 +6,21 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
+from config.roles import MERCHANDISERS
 from recommender.duplicates.models import DuplicateDecision, DuplicateGroup
 from recommender.duplicates.services import duplicates_check_image
 from tests.recommender.duplicates.conftest import Vectors, listing
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("visual_space")]
 
-URL = "/admin/recommender/duplicategroup/"
+URL = "/admin/duplicates/duplicategroup/"
 
 
 def signed_in(username: str, *, merchandiser: bool, staff: bool = True) -> tuple[Client, User]:
     user = User.objects.create_user(username=username, password="a-long-test-password", is_staff=staff)
     if merchandiser:
         # get_or_create: a transaction=True test may have flushed the row the migration made.
-        user.groups.add(Group.objects.get_or_create(name="merchandisers")[0])
+        user.groups.add(Group.objects.get_or_create(name=MERCHANDISERS)[0])
     client = Client()
     client.force_login(user)
     return client, user

@@ -6,7 +6,7 @@ import pytest
 
 from recommender.duplicates.detection import Photo, compare, strongest_per_pair
 from recommender.duplicates.grouping import Edge, complete_linkage_groups
-from recommender.duplicates.thresholds import Thresholds, TierRank, parse_threshold_overrides, thresholds_for
+from recommender.duplicates.thresholds import Thresholds, Tier, thresholds_for
 
 THRESHOLDS = Thresholds(near=0.9, similar=0.8, phash_max_distance=6)
 
@@ -17,7 +17,7 @@ def photo(product: int, *, image: int | None = None, sha: str = "", phash: int |
 
 def test_same_bytes_are_an_exact_copy_whatever_the_vectors_say() -> None:
     evidence = compare(photo(1, sha="ab"), photo(2, sha="ab"), similarity=0.1, thresholds=THRESHOLDS)
-    assert evidence is not None and evidence.tier == TierRank.EXACT and evidence.same_bytes
+    assert evidence is not None and evidence.tier == Tier.EXACT and evidence.same_bytes
 
 
 def test_close_perceptual_hashes_make_an_exact_copy_only_when_the_photos_also_look_alike() -> None:
@@ -25,15 +25,15 @@ def test_close_perceptual_hashes_make_an_exact_copy_only_when_the_photos_also_lo
     a, b = -8_070_450_532_247_928_832, -8_070_450_532_247_928_832 ^ 0b111
     resized = compare(photo(1, phash=a), photo(2, phash=b), similarity=0.85, thresholds=THRESHOLDS)
     flat_swatch = compare(photo(1, phash=a), photo(3, phash=b), similarity=0.5, thresholds=THRESHOLDS)
-    assert resized is not None and resized.tier == TierRank.EXACT and resized.phash_distance == 3
+    assert resized is not None and resized.tier == Tier.EXACT and resized.phash_distance == 3
     assert flat_swatch is None
 
 
 @pytest.mark.parametrize(
     ("similarity", "tier"),
-    [(0.95, TierRank.NEAR_DUPLICATE), (0.9, TierRank.NEAR_DUPLICATE), (0.85, TierRank.SIMILAR), (0.79, None)],
+    [(0.95, Tier.NEAR_DUPLICATE), (0.9, Tier.NEAR_DUPLICATE), (0.85, Tier.SIMILAR), (0.79, None)],
 )
-def test_visual_similarity_picks_the_tier(similarity: float, tier: TierRank | None) -> None:
+def test_visual_similarity_picks_the_tier(similarity: float, tier: Tier | None) -> None:
     evidence = compare(photo(1), photo(2), similarity=similarity, thresholds=THRESHOLDS)
     assert (evidence.tier if evidence else None) == tier
 
@@ -73,14 +73,6 @@ def test_a_clique_becomes_one_group_led_by_its_most_central_member() -> None:
     assert len(groups) == 1
     assert set(groups[0].members) == {1, 2, 3}
     assert groups[0].representative == 1
-
-
-def test_threshold_overrides_are_parsed_and_bad_ones_name_the_item() -> None:
-    assert parse_threshold_overrides(["dinov2-base=0.8/0.65"]) == {"dinov2-base": (0.8, 0.65)}
-    with pytest.raises(ValueError, match="expected ENCODER=NEAR/SIMILAR"):
-        parse_threshold_overrides(["dinov2-base=0.8"])
-    with pytest.raises(ValueError, match="SIMILAR <= NEAR"):
-        parse_threshold_overrides(["x=0.6/0.9"])
 
 
 def test_an_uncalibrated_encoder_gets_the_strictest_known_thresholds() -> None:

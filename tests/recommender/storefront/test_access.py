@@ -6,6 +6,7 @@ from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.authtoken.models import Token
 
+from config.roles import STOREFRONTS
 from tests.recommender.storefront.conftest import Catalog, axis
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ def token_for(username: str, *, storefront: bool) -> str:
     user = User.objects.create_user(username=username, password="x" * 12)
     if storefront:
         # get_or_create: a transaction=True test may have flushed the row the migration made.
-        user.groups.add(Group.objects.get_or_create(name="storefronts")[0])
+        user.groups.add(Group.objects.get_or_create(name=STOREFRONTS)[0])
     return Token.objects.create(user=user).key
 
 

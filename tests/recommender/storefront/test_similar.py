@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from recommender.models import RecommendationLog
+from recommender.storefront.models import RecommendationLog
 from tests.recommender.storefront.conftest import SEMANTIC, VISUAL, Catalog, axis, ids
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ from django.core.cache import cache
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from recommender.models import RecommendationLog
-from recommender.tasks import prune_recommendation_logs, refresh_starter_clusters
+from recommender.storefront.models import RecommendationLog
+from recommender.storefront.tasks import prune_recommendation_logs, refresh_starter_clusters
 from tests.recommender.storefront.conftest import VISUAL, Catalog, axis
 
 pytestmark = pytest.mark.django_db

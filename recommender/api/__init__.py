@@ -1,1 +1,0 @@
-"""The storefront API: thin views over recommender.selectors."""

@@ -1,0 +1,1 @@
+"""The storefront API: thin views over recommender.storefront.selectors."""

@@ -1,0 +1,189 @@
+"""Request parameters: validated by serializers so a bad one is a 400 that names it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.http import QueryDict
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from catalog.models import Category
+from config.errors import ApiError
+from recommender.storefront.selectors.filters import ProductFilters
+from recommender.storefront.selectors.spaces import Mode
+
+ATTRIBUTE_PREFIX = "attr."
+ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+MAX_ATTRIBUTE_FILTERS = 8
+TRUE_WORDS = ("true", "1", "yes")
+FALSE_WORDS = ("false", "0", "no")
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class OptionalBooleanField(serializers.Field):
+    """true/false in a query string, a form or JSON. Not DRF's BooleanField: it reads a
+    boolean missing from a query string or form as False, and "absent" must mean "either"."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        text = str(data).strip().lower()
+        if text in TRUE_WORDS:
+            return True
+        if text in FALSE_WORDS:
+            return False
+        raise serializers.ValidationError("must be true or false.")
+
+    def to_representation(self, value: Any) -> bool:
+        return bool(value)
+
+
+class FilterParams(serializers.Serializer):
+    category = serializers.SlugField(required=False, help_text="Category slug.")
+    brand = serializers.CharField(required=False, max_length=120)
+    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    in_stock = OptionalBooleanField(
+        required=False,
+        allow_null=True,
+        help_text="true: only products in stock; false: only products out of stock; absent: both.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        low, high = attrs.get("min_price"), attrs.get("max_price")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"max_price": ["must not be below min_price."]})
+        return attrs
+
+
+class PageParams(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=12)
+    offset = serializers.IntegerField(min_value=0, default=0)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        depth = settings.RECOMMENDER_MAX_DEPTH
+        if attrs["offset"] + attrs["limit"] > depth:
+            raise serializers.ValidationError({"offset": [f"offset + limit must not exceed {depth}."]})
+        return attrs
+
+
+class VectorParams(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=[m.value for m in Mode], default=Mode.HYBRID.value)
+    visual_weight = serializers.FloatField(min_value=0, max_value=1, default=0.5)
+    semantic_weight = serializers.FloatField(min_value=0, max_value=1, default=0.5)
+    diversity = serializers.FloatField(
+        min_value=0, max_value=1, default=0.0, help_text="0: pure relevance; 1: as varied as possible (MMR)."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs["mode"] == Mode.HYBRID and attrs["visual_weight"] + attrs["semantic_weight"] <= 0:
+            raise serializers.ValidationError({"visual_weight": ["visual_weight + semantic_weight must be > 0."]})
+        return attrs
+
+
+class SimilarParams(FilterParams, PageParams, VectorParams):
+    max_similarity = serializers.FloatField(
+        min_value=0,
+        max_value=1,
+        default=0.97,
+        help_text="Visual similarity ceiling: closer products are re-listed copies of this one and are left out.",
+    )
+
+
+class SearchParams(FilterParams, PageParams):
+    q = serializers.CharField(help_text="The shopper's words.", trim_whitespace=True)
+    text_weight = serializers.FloatField(
+        min_value=0, max_value=1, default=0.5, help_text="Share of full-text matches in the blend (0: vectors only)."
+    )
+
+    def validate_q(self, value: str) -> str:
+        limit = settings.SEARCH_MAX_QUERY_LENGTH
+        if len(value) > limit:
+            raise serializers.ValidationError(f"must be at most {limit} characters.")
+        return value
+
+
+def attribute_filters(data: Any) -> tuple[tuple[str, str], ...]:
+    """attr.<name>=<value> pairs from a query string or a JSON object `attributes`."""
+    pairs: list[tuple[str, str]] = []
+    if isinstance(data, QueryDict):
+        pairs = [
+            (key[len(ATTRIBUTE_PREFIX) :], str(value))
+            for key, value in data.items()
+            if key.startswith(ATTRIBUTE_PREFIX)
+        ]
+    elif isinstance(data, dict):
+        raw = data.get("attributes") or {}
+        if not isinstance(raw, dict):
+            raise ApiError("invalid", "attributes: must be an object of name: value.", details={"attributes": raw})
+        pairs = [(str(name), value) for name, value in raw.items()]
+    if len(pairs) > MAX_ATTRIBUTE_FILTERS:
+        raise ApiError("invalid", f"attr: at most {MAX_ATTRIBUTE_FILTERS} attribute filters.")
+    checked: list[tuple[str, str]] = []
+    for name, value in pairs:
+        if not ATTRIBUTE_NAME.match(name):
+            raise ApiError("invalid", f"attr.{name}: attribute names are 1-64 letters, digits, '_' or '-'.")
+        if not isinstance(value, (str, int, float, bool)) or len(str(value)) > 200:
+            raise ApiError("invalid", f"attr.{name}: must be a string of at most 200 characters.")
+        checked.append((name, str(value).lower() if isinstance(value, bool) else str(value)))
+    return tuple(sorted(checked))
+
+
+def product_filters(validated: dict[str, Any], data: Any) -> ProductFilters:
+    """ProductFilters from validated FilterParams; an unknown category is a 400, not an empty list."""
+    category_id = None
+    slug = validated.get("category")
+    if slug:
+        category_id = Category.objects.filter(slug=slug).values_list("id", flat=True).first()
+        if category_id is None:
+            raise ApiError("invalid", f"category: unknown category {slug!r}.", details={"category": slug})
+    return ProductFilters(
+        category_id=category_id,
+        category=slug,
+        brand=validated.get("brand"),
+        min_price=validated.get("min_price"),
+        max_price=validated.get("max_price"),
+        in_stock=validated.get("in_stock"),
+        attributes=attribute_filters(data),
+    )
+
+
+class ImageSearchParams(FilterParams, PageParams, VectorParams):
+    image = serializers.FileField(required=False, help_text="The photo (multipart). It is not stored.")
+    image_url = serializers.URLField(required=False, help_text="Or a photo URL, fetched under the import rules.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if bool(attrs.get("image")) == bool(attrs.get("image_url")):
+            raise serializers.ValidationError({"image": ["send exactly one of image (a file) or image_url."]})
+        return attrs
+
+
+class RecommendationFilters(FilterParams):
+    attributes = serializers.DictField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        help_text='Attribute equality, e.g. {"color": "red"}.',
+    )
+
+
+class RecommendationParams(PageParams):
+    viewed = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=100, default=list)
+    liked = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=100, default=list)
+    disliked = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=100, default=list)
+    query = serializers.CharField(required=False, allow_blank=True, help_text="Optional words, as in /search/.")
+    filters = RecommendationFilters(required=False, help_text="in_stock defaults to true here.")
+    diversity = serializers.FloatField(min_value=0, max_value=1, default=0.3)
+
+    def validate_query(self, value: str) -> str:
+        limit = settings.SEARCH_MAX_QUERY_LENGTH
+        if len(value) > limit:
+            raise serializers.ValidationError(f"must be at most {limit} characters.")
+        return value

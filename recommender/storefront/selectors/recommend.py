@@ -1,0 +1,129 @@
+"""POST /recommendations/: cold start from a short history, words, or nothing at all.
+
+Words come in already embedded (the view runs the text tower before it opens
+the request's transaction); the history's centroids are one SQL aggregate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db import connection
+
+from catalog.models import Product
+from embeddings.selectors import ActiveEncoder
+from embeddings.vector_codec import halfvec_from_wire, halfvec_send_sql
+from recommender.storefront.selectors.filters import Exclusions, ProductFilters
+from recommender.storefront.selectors.knn import VECTORS
+from recommender.storefront.selectors.ranking import Ranking
+from recommender.storefront.selectors.scoring import Weights
+from recommender.storefront.selectors.spaces import Mode, VectorRequest, vector_ranking
+from recommender.storefront.selectors.starter import starter_set
+
+# Rocchio weights: a like says more than a view; a dislike pushes the query away.
+LIKED_WEIGHT = 1.0
+VIEWED_WEIGHT = 0.5
+DISLIKED_WEIGHT = 0.5
+QUERY_WEIGHT = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class ColdStart:
+    viewed: tuple[int, ...]
+    liked: tuple[int, ...]
+    disliked: tuple[int, ...]
+    query_vector: np.ndarray | None  # the shopper's words in the semantic space, if any
+    filters: ProductFilters
+    diversity: float
+    offset: int
+    limit: int
+
+
+def _centroids(request: ColdStart, encoders: dict[str, ActiveEncoder]) -> dict[str, dict[str, np.ndarray]]:
+    """{space: {"liked"|"viewed"|"disliked": mean vector}}: one aggregate query, avg() over halfvec in SQL."""
+    if not encoders:
+        return {}
+    pairs = " OR ".join("(space = %s AND encoder = %s)" for _ in encoders)
+    params: list[Any] = [list(request.liked), list(request.viewed), list(request.disliked)]
+    params += [[*request.liked, *request.viewed, *request.disliked]]
+    for encoder in encoders.values():
+        params += [encoder.space, encoder.identity]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT space, {halfvec_send_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')}, "
+            f"{halfvec_send_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')}, "
+            f"{halfvec_send_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')} "
+            f"FROM {VECTORS} WHERE product_id = ANY(%s) AND ({pairs}) GROUP BY space",
+            params,
+        )
+        rows = cursor.fetchall()
+    centroids: dict[str, dict[str, np.ndarray]] = {}
+    for space, liked, viewed, disliked in rows:
+        found = {
+            "liked": halfvec_from_wire(liked),
+            "viewed": halfvec_from_wire(viewed),
+            "disliked": halfvec_from_wire(disliked),
+        }
+        centroids[space] = {name: vector for name, vector in found.items() if vector is not None}
+    return centroids
+
+
+def _rocchio(centroids: dict[str, np.ndarray], extra: np.ndarray | None = None) -> np.ndarray | None:
+    query = None
+    for name, weight in (("liked", LIKED_WEIGHT), ("viewed", VIEWED_WEIGHT)):
+        if name in centroids:
+            query = weight * centroids[name] if query is None else query + weight * centroids[name]
+    if extra is not None:
+        query = QUERY_WEIGHT * extra if query is None else query + QUERY_WEIGHT * extra
+    if query is None:
+        return None  # only dislikes: nothing to move towards
+    if "disliked" in centroids:
+        query = query - DISLIKED_WEIGHT * centroids["disliked"]
+    norm = float(np.linalg.norm(query))
+    return query / norm if norm > 1e-6 else None
+
+
+def recommendations(request: ColdStart, *, encoders: dict[str, ActiveEncoder]) -> Ranking:
+    examples = {*request.viewed, *request.liked, *request.disliked}
+    # The shopper has seen these; variants of a disliked product are unwanted too.
+    disliked_groups = (
+        Product.objects.filter(id__in=request.disliked)
+        .exclude(product_group="")
+        .values_list("product_group", flat=True)
+        if request.disliked
+        else []
+    )
+    exclusions = Exclusions(product_ids=tuple(sorted(examples)), product_groups=tuple(sorted(set(disliked_groups))))
+    centroids = _centroids(request, encoders) if examples else {}
+    vectors: dict[str, np.ndarray] = {}
+    for space in encoders:
+        query = _rocchio(centroids.get(space, {}), request.query_vector if space == "semantic" else None)
+        if query is not None:
+            vectors[space] = query
+    if not vectors:
+        ranking = starter_set(
+            encoder=encoders.get("visual"),
+            filters=request.filters,
+            exclusions=exclusions,
+            offset=request.offset,
+            limit=request.limit,
+        )
+        return ranking
+    ranking = vector_ranking(
+        VectorRequest(
+            vectors=vectors,
+            encoders=encoders,
+            mode=Mode.HYBRID,
+            weights=Weights(visual=0.5, semantic=0.5),
+            filters=request.filters,
+            exclusions=exclusions,
+            diversity=request.diversity,
+            max_similarity=None,
+            offset=request.offset,
+            limit=request.limit,
+        )
+    )
+    ranking.diagnostics["encoders"] = {space: encoder.identity for space, encoder in encoders.items()}
+    return ranking

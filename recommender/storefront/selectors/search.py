@@ -1,0 +1,110 @@
+"""GET /search/ (words) and POST /search/image/ (a photo), ranked from query vectors the view computed.
+
+The view embeds the words or the photo first (selectors.encoding), outside any
+transaction, and hands the vectors in: a model never runs inside the request's
+transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from embeddings.selectors import ActiveEncoder
+from recommender.storefront.selectors.filters import Exclusions, ProductFilters
+from recommender.storefront.selectors.knn import Branch, SpaceQuery
+from recommender.storefront.selectors.ranking import Ranking, RankSpec, rank_page
+from recommender.storefront.selectors.scoring import Weights, combine_rrf
+from recommender.storefront.selectors.spaces import Mode, VectorRequest, vector_ranking
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# The exact expression of the GIN index product_search_gin (SearchVector("title",
+# "description", "brand", config="english")): PostgreSQL uses an expression index
+# only for a query repeating that expression.
+SEARCH_DOCUMENT = (
+    "to_tsvector('english'::regconfig, COALESCE(p.title, '') || ' ' || COALESCE(p.description, '') "
+    "|| ' ' || COALESCE(p.brand, ''))"
+)
+
+
+def full_text_branch(text: str, where: str, params: list[Any], k: int) -> list[Branch]:
+    """Products whose title/description/brand match the words, best ts_rank first.
+
+    ts_rank needs the document, which the GIN index does not store, so ranking
+    is bounded to the first SEARCH_TEXT_MATCHES matches (each costs a
+    to_tsvector): a common word cannot make a query scan the catalogue.
+    """
+    sql = (
+        f"SELECT m.id AS product_id, ts_rank_cd(m.document, m.query) AS raw FROM ("
+        f"SELECT p.id, {SEARCH_DOCUMENT} AS document, q.query "
+        f"FROM catalog_product p, websearch_to_tsquery('english', %s) AS q(query) "
+        f"WHERE {SEARCH_DOCUMENT} @@ q.query AND {where} LIMIT %s) m "
+        f"ORDER BY raw DESC, product_id LIMIT %s"
+    )
+    return [Branch(tag="text", sql=sql, params=[text, *params, settings.SEARCH_TEXT_MATCHES, k])]
+
+
+@dataclass(frozen=True)
+class TextSearch:
+    q: str
+    text_weight: float
+    filters: ProductFilters
+    offset: int
+    limit: int
+
+
+def text_search(search: TextSearch, *, vector: np.ndarray, encoders: dict[str, ActiveEncoder]) -> Ranking:
+    """`vector` is the words in the semantic space (encoding.text_query_vector), `encoders` the active ones."""
+    query = SpaceQuery(encoder=encoders["semantic"], vector=vector)
+    spec = RankSpec(
+        spaces={"semantic": query},
+        scoring={"semantic": query, "visual": None},
+        filters=search.filters,
+        exclusions=Exclusions(),
+        weights=Weights(visual=0.0, semantic=1.0),
+        extra=partial(full_text_branch, search.q) if search.text_weight > 0 else None,
+        combine=partial(combine_rrf, text_weight=search.text_weight),
+    )
+    ranking = rank_page(spec, offset=search.offset, limit=search.limit)
+    ranking.diagnostics["spaces_queried"] = ["semantic", *(["text"] if search.text_weight > 0 else [])]
+    ranking.diagnostics["weights"] = {"semantic": 1 - search.text_weight, "text": search.text_weight}
+    ranking.diagnostics["encoders"] = {"semantic": encoders["semantic"].identity}
+    return ranking
+
+
+@dataclass(frozen=True)
+class ImageSearch:
+    mode: Mode
+    weights: Weights
+    filters: ProductFilters
+    diversity: float
+    offset: int
+    limit: int
+
+
+def image_search(search: ImageSearch, *, vectors: dict[str, np.ndarray], encoders: dict[str, ActiveEncoder]) -> Ranking:
+    """Products like the photo (`vectors`: encoding.image_query_vectors) in both spaces.
+
+    No ceiling: the photo may well be of a listed product.
+    """
+    ranking = vector_ranking(
+        VectorRequest(
+            vectors=vectors,
+            encoders=encoders,
+            mode=search.mode,
+            weights=search.weights,
+            filters=search.filters,
+            exclusions=Exclusions(),
+            diversity=search.diversity,
+            max_similarity=None,
+            offset=search.offset,
+            limit=search.limit,
+        )
+    )
+    ranking.diagnostics["encoders"] = {space: encoder.identity for space, encoder in encoders.items()}
+    return ranking

@@ -1,0 +1,190 @@
+"""The cold-start starter set: the catalogue's main visual clusters, a few fresh in-stock products from each.
+
+Clusters come from k-means over a sample of product vectors (a block sample,
+so a million-row table is not read whole), and each cluster's nearest products
+from the HNSW index. The result is cached in Redis for RECOMMENDER_STARTER_TTL
+seconds per visual encoder: computing it costs one sample read, a few hundred
+milliseconds of k-means and one k-NN per cluster. Filters and stock change far
+more often than clusters, so they are applied per request to the cached
+representatives.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from embeddings.selectors import ActiveEncoder
+from embeddings.vector_codec import halfvec_from_wire, halfvec_send_sql, vector_literal
+from embeddings.vector_indexes import knn_distance_sql
+from recommender.storefront.selectors.filters import Exclusions, ProductFilters, filter_sql
+from recommender.storefront.selectors.knn import VECTORS
+from recommender.storefront.selectors.ranking import Ranking
+from recommender.storefront.selectors.scoring import Scored
+
+REPRESENTATIVES_PER_CLUSTER = 30
+KMEANS_ITERATIONS = 15
+# A product's freshness bonus halves every FRESHNESS_HALF_LIFE_DAYS; at most FRESHNESS_WEIGHT.
+FRESHNESS_WEIGHT = 0.1
+FRESHNESS_HALF_LIFE_DAYS = 30.0
+
+
+@dataclass(frozen=True)
+class Cluster:
+    size: int  # sampled vectors in the cluster: how much of the catalogue it stands for
+    members: tuple[tuple[int, float], ...]  # (product_id, similarity to the centre), nearest first
+
+
+def _sample(encoder: ActiveEncoder, size: int) -> np.ndarray:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT reltuples::bigint FROM pg_class WHERE oid = '{VECTORS}'::regclass")
+        rows = max(int(cursor.fetchone()[0]), 1)
+        # SYSTEM samples whole pages: cost follows the sample, not the table. Oversample 3x because
+        # the table holds both spaces (and maybe retired encoders), then keep `size`.
+        percent = min(100.0, 100.0 * 3 * size / rows)
+        cursor.execute(
+            f"SELECT {halfvec_send_sql('embedding')} FROM {VECTORS} TABLESAMPLE SYSTEM (%s) REPEATABLE (42) "
+            f"WHERE space = %s AND encoder = %s LIMIT %s",
+            [percent, encoder.space, encoder.identity, size],
+        )
+        vectors = [halfvec_from_wire(data) for (data,) in cursor.fetchall()]
+    return np.stack([v for v in vectors if v is not None]) if vectors else np.zeros((0, encoder.dim), np.float32)
+
+
+def kmeans(vectors: np.ndarray, k: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Spherical k-means (cosine) with k-means++ seeding: (unit centres, sizes)."""
+    rng = np.random.default_rng(seed)
+    k = min(k, len(vectors))
+    centres = [vectors[rng.integers(len(vectors))]]
+    for _ in range(1, k):
+        distance = 1 - np.max(vectors @ np.stack(centres).T, axis=1)
+        weights = np.clip(distance, 0, None) ** 2
+        total = float(weights.sum())
+        pick = rng.choice(len(vectors), p=weights / total) if total > 0 else rng.integers(len(vectors))
+        centres.append(vectors[pick])
+    matrix = np.stack(centres)
+    for _ in range(KMEANS_ITERATIONS):
+        assignment = np.argmax(vectors @ matrix.T, axis=1)
+        for index in range(k):
+            members = vectors[assignment == index]
+            if len(members):
+                mean = members.mean(axis=0)
+                matrix[index] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    sizes = np.bincount(np.argmax(vectors @ matrix.T, axis=1), minlength=k)
+    return matrix, sizes
+
+
+def _representatives(encoder: ActiveEncoder, centres: np.ndarray) -> list[list[tuple[int, float]]]:
+    distance = knn_distance_sql("v", encoder.dim)
+    branch = (
+        f"(SELECT %s AS cluster, v.product_id, {distance} AS distance FROM {VECTORS} v "
+        f"JOIN catalog_product p ON p.id = v.product_id "
+        f"WHERE v.space = %s AND v.encoder = %s AND p.is_active ORDER BY distance LIMIT %s)"
+    )
+    params: list[Any] = []
+    for index, centre in enumerate(centres):
+        params += [index, vector_literal(centre), encoder.space, encoder.identity, REPRESENTATIVES_PER_CLUSTER]
+    members: list[list[tuple[int, float]]] = [[] for _ in centres]
+    # ef_search must cover the LIMIT, and set_config(..., true) only lasts inside a transaction.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(settings.RECOMMENDER_EF_SEARCH)])
+        cursor.execute(" UNION ALL ".join([branch] * len(centres)), params)
+        for cluster, product_id, dist in cursor.fetchall():
+            members[cluster].append((product_id, 1 - float(dist)))
+    return members
+
+
+def starter_clusters(encoder: ActiveEncoder, *, refresh: bool = False) -> list[Cluster]:
+    """The visual clusters, biggest first (cached; computed on a miss or when `refresh`)."""
+    key = f"recommender:starter:{encoder.identity}"
+    cached = None if refresh else cache.get(key)
+    if cached is not None:
+        return [Cluster(size=size, members=tuple(map(tuple, members))) for size, members in cached]
+    sample = _sample(encoder, settings.RECOMMENDER_STARTER_SAMPLE)
+    if len(sample) == 0:
+        return []
+    centres, sizes = kmeans(sample, settings.RECOMMENDER_STARTER_CLUSTERS)
+    members = _representatives(encoder, centres)
+    clusters = sorted(
+        (Cluster(size=int(size), members=tuple(found)) for size, found in zip(sizes, members, strict=True) if found),
+        key=lambda c: -c.size,
+    )
+    # Two requests may compute it at once after expiry; both write the same answer, so no lock.
+    cache.set(key, [(c.size, list(c.members)) for c in clusters], settings.RECOMMENDER_STARTER_TTL)
+    return clusters
+
+
+def _freshness(created_at: datetime, now: datetime) -> float:
+    age_days = max((now - created_at).total_seconds() / 86400, 0.0)
+    return FRESHNESS_WEIGHT * math.pow(0.5, age_days / FRESHNESS_HALF_LIFE_DAYS)
+
+
+def _newest(where: str, params: list[Any], exclude: list[int], count: int) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.id FROM catalog_product p WHERE {where} AND p.id <> ALL(%s) "
+            f"ORDER BY p.created_at DESC, p.id DESC LIMIT %s",
+            [*params, exclude, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def starter_set(
+    *, encoder: ActiveEncoder | None, filters: ProductFilters, exclusions: Exclusions, offset: int, limit: int
+) -> Ranking:
+    """Round-robin over the clusters (biggest first), each cluster's best fresh match first.
+
+    When filters leave too few representatives, the newest matching products
+    fill the list, so `limit` come back whenever `limit` products match.
+    """
+    clusters = starter_clusters(encoder) if encoder is not None else []
+    where, params = filter_sql(filters, exclusions)
+    wanted = offset + limit + 1  # one more tells whether a next page exists
+    candidate_ids = sorted({pid for cluster in clusters for pid, _ in cluster.members})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.id, p.created_at FROM catalog_product p WHERE p.id = ANY(%s) AND {where}",
+            [candidate_ids, *params],
+        )
+        allowed = dict(cursor.fetchall())
+    now = timezone.now()
+    queues = [
+        sorted(
+            ((sim + _freshness(allowed[pid], now), sim, pid) for pid, sim in cluster.members if pid in allowed),
+            key=lambda entry: (-entry[0], entry[2]),
+        )
+        for cluster in clusters
+    ]
+    chosen: list[Scored] = []
+    seen: set[int] = set()
+    while len(chosen) < wanted and any(queues):
+        for queue in queues:
+            while queue and queue[0][2] in seen:
+                queue.pop(0)
+            if queue and len(chosen) < wanted:
+                score, sim, pid = queue.pop(0)
+                chosen.append(Scored(product_id=pid, visual=sim, semantic=None, combined=score, found_by=["cluster"]))
+                seen.add(pid)
+    filled = 0
+    if len(chosen) < wanted:
+        for pid in _newest(where, params, sorted(seen), wanted - len(chosen)):
+            chosen.append(Scored(product_id=pid, visual=None, semantic=None, combined=0.0, found_by=["newest"]))
+            filled += 1
+    diagnostics = {
+        "strategy": "starter_clusters" if clusters else "newest",
+        "reason": "no history: representatives of the catalogue's visual clusters, fresh and in stock first",
+        "clusters": len(clusters),
+        "candidates_examined": len(candidate_ids) + filled,
+        "encoders": {encoder.space: encoder.identity} if encoder else {},
+    }
+    return Ranking(
+        items=chosen[offset : offset + limit], has_more=len(chosen) > offset + limit, diagnostics=diagnostics
+    )

@@ -1,0 +1,94 @@
+"""`manage.py embed_backfill`: a new encoder is filled in beside the old one, then activated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from catalog.models import ProductImage
+from embeddings import pipeline
+from embeddings.models import ImageVector, ProductVector
+from embeddings.selectors import active_encoder
+from embeddings.vector_indexes import VECTOR_TABLES, index_exists, index_name
+from tests.embeddings.test_pipeline import add_photos
+
+# Inside the test's transaction, so the session's real Celery worker (started by other tests)
+# never sees these pending photos and cannot embed them with its own encoders mid-test.
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _immediate_constraints() -> None:
+    # CREATE/DROP INDEX cannot follow inserts whose deferred foreign-key checks are
+    # still pending in the same transaction; check them at each statement instead.
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+@pytest.fixture
+def embedded_with_siglip_in_both_spaces(tiny_encoders: None, settings: Any) -> list[ProductImage]:
+    """A catalogue embedded with one tiny model, before the visual space switches to another."""
+    settings.EMBEDDINGS_VISUAL_ENCODER = "tiny-siglip"
+    images = add_photos(3, sku="A") + add_photos(2, sku="B", seed=20)
+    pipeline.embed_images(image_ids=[image.pk for image in images])
+    settings.EMBEDDINGS_VISUAL_ENCODER = "tiny-dinov2"
+    return images
+
+
+def test_it_backfills_a_new_encoder_builds_its_index_after_the_load_and_activates_it(
+    embedded_with_siglip_in_both_spaces: list[ProductImage], capsys: Any
+) -> None:
+    old = active_encoder("visual")
+    assert old is not None and old.name == "tiny-siglip"
+
+    call_command("embed_backfill", "--space", "visual", "--activate", "--no-progress", "--batch-size", "2")
+
+    new = active_encoder("visual")
+    assert new is not None and new.name == "tiny-dinov2"
+    assert ImageVector.objects.filter(space="visual", encoder=new.identity).count() == 5
+    assert ImageVector.objects.filter(space="visual", encoder=old.identity).count() == 5, "old vectors kept"
+    assert ProductVector.objects.filter(space="visual", encoder=new.identity).count() == 2
+    for table in VECTOR_TABLES.values():
+        assert index_exists(index_name(table, "visual", new.identity))
+    out = capsys.readouterr().out
+    assert "5 photos embedded" in out and "0 still missing" in out and "HNSW indexes rebuilt" in out
+
+
+def test_only_missing_resumes_and_the_index_is_used_by_knn_afterwards(
+    embedded_with_siglip_in_both_spaces: list[ProductImage], capsys: Any
+) -> None:
+    images = embedded_with_siglip_in_both_spaces
+    call_command("embed_backfill", "--space", "visual", "--no-progress")
+    new_identity = capsys.readouterr().out.split(": ")[1].split(" ")[0]
+    ImageVector.objects.filter(encoder=new_identity, image__in=images[:2]).delete()  # as if interrupted
+
+    call_command("embed_backfill", "--space", "visual", "--only-missing", "--no-progress")
+
+    assert "2 photos embedded" in capsys.readouterr().out
+    assert ImageVector.objects.filter(encoder=new_identity).count() == 5
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute(
+            "EXPLAIN SELECT id FROM embeddings_imagevector WHERE space = 'visual' AND encoder = %s "
+            "ORDER BY embedding::halfvec(32) <=> (SELECT embedding FROM embeddings_imagevector LIMIT 1)::halfvec(32) "
+            "LIMIT 3",
+            [new_identity],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert index_name(VECTOR_TABLES["image"], "visual", new_identity) in plan
+
+
+def test_activate_refuses_while_photos_are_missing_vectors(
+    embedded_with_siglip_in_both_spaces: list[ProductImage],
+) -> None:
+    broken = embedded_with_siglip_in_both_spaces[0]
+    broken.file.storage.delete(broken.file.name)
+
+    with pytest.raises(CommandError, match=r"not activated, backfill incomplete: visual \(1 photos"):
+        call_command("embed_backfill", "--space", "visual", "--activate", "--no-progress")
+
+    current = active_encoder("visual")
+    assert current is not None and current.name == "tiny-siglip"
