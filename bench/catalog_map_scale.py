@@ -1,6 +1,6 @@
 """The catalog map at demo-catalogue scale (70,000 products), in Debian's Chromium (issue 7).
 
-    DATABASE_URL=postgresql://.../scratch_db  .venv/bin/python bench/catalog_map_scale.py [--products 70000]
+    DATABASE_URL=postgresql://.../scratch_db  .venv/bin/python -m bench.catalog_map_scale [--products 70000]
 
 Uses a scratch database (migrated; its catalogue is replaced): seeds `--products` products
 in 10 categories with clustered 1280-d visual vectors written by SQL (the size of the lite
@@ -13,19 +13,12 @@ the storefront grid of the same catalogue.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from datetime import UTC, datetime
 from io import StringIO
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
-from browser_session import dev_server, signed_in_page, staff_session_cookie  # noqa: E402
+from bench.browser_session import dev_server, signed_in_page, staff_session_cookie
+from bench.db import setup_django
 
 ENCODER = "bench-visual@1"
 DIM = 1280
@@ -100,7 +93,7 @@ def _copy_vectors(*, categories: list[int]) -> None:
 def build() -> tuple[float, int, int]:
     from django.core.management import call_command
 
-    from recommender.pages.catalog_map import catalog_map_current
+    from recommender.merchandising.selectors import catalog_map_current
 
     started = time.perf_counter()
     call_command("build_catalog_map", "--space=visual", stdout=StringIO())
@@ -167,9 +160,8 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=70_000)
     parser.add_argument("--port", type=int, default=8092)
     options = parser.parse_args()
-    import django
-
-    django.setup()
+    # The scratch database DATABASE_URL names, as it is (already migrated).
+    setup_django(database=None, redis_db=None)
     seed(options.products)
     build_s, gzip_bytes, json_bytes = build()
     print(

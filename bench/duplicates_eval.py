@@ -16,7 +16,7 @@ split) and reported on the other half (test split), with recommender.duplicates'
 `classify` deciding every pair, so the benchmark measures the code that runs.
 
     apt-get install -y dataset-fashion-mnist
-    python bench/duplicates_eval.py --json bench/out/duplicates_eval.json --cache bench/out/duplicates_eval_vectors.npz
+    python -m bench.duplicates_eval --json bench/out/duplicates_eval.json --cache bench/out/duplicates_eval_vectors.npz
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import hashlib
 import io
 import itertools
 import json
-import sys
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,20 +34,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from photo_corpus import jpeg
-from quality_lite import FASHION_DIR, read_idx
-
+from bench.photo_corpus import FASHION_DIR, jpeg, read_idx
 from catalog.imaging import hamming_distance, perceptual_hash
-from embeddings.encoders import get_encoder
-from recommender.duplicates.thresholds import Thresholds, TierRank, classify
+from embeddings.encoders import EncoderOptions, configure, get_encoder
+from recommender.duplicates.thresholds import Thresholds, Tier, classify
 
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
 PHOTO_NAMES = [
     "astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina", "hubble_deep_field",
     "camera", "clock", "coins", "moon",
 ]  # fmt: skip
-TIERS = [TierRank.EXACT, TierRank.NEAR_DUPLICATE, TierRank.SIMILAR]
+TIERS = [Tier.EXACT, Tier.NEAR_DUPLICATE, Tier.SIMILAR]
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,7 @@ class Item:
     original: int  # index of the original listing this one derives from
     category: str
     edit: str  # "original" or the edit's name
-    label: TierRank | None  # the tier this re-listing should be flagged in (None for the original)
+    label: Tier | None  # the tier this re-listing should be flagged in (None for the original)
     data: bytes
 
 
@@ -96,27 +93,27 @@ def bright_contrast(image: Image.Image) -> Image.Image:
     return ImageEnhance.Contrast(ImageEnhance.Brightness(image).enhance(1.25)).enhance(0.8)
 
 
-def edits(image: Image.Image, rng: np.random.Generator) -> list[tuple[str, TierRank, bytes]]:
+def edits(image: Image.Image, rng: np.random.Generator) -> list[tuple[str, Tier, bytes]]:
     width, height = image.size
     colour = tuple(int(c) for c in rng.integers(0, 255, 3))
     return [
         (
             "resize_60",
-            TierRank.EXACT,
+            Tier.EXACT,
             jpeg(image.resize((int(width * 0.6), int(height * 0.6)), Image.Resampling.LANCZOS)),
         ),
-        ("jpeg_q30", TierRank.EXACT, jpeg(image, quality=30)),
-        ("crop_80", TierRank.NEAR_DUPLICATE, jpeg(crop(image, 0.8, shift=float(rng.uniform(0.2, 0.8))))),
-        ("crop_70", TierRank.NEAR_DUPLICATE, jpeg(crop(image, 0.7, shift=float(rng.uniform(0.2, 0.8))))),
-        ("flip", TierRank.NEAR_DUPLICATE, jpeg(ImageOps.mirror(image))),
-        ("bright_contrast", TierRank.NEAR_DUPLICATE, jpeg(bright_contrast(image))),
-        ("text", TierRank.NEAR_DUPLICATE, jpeg(text_overlay(image))),
-        ("watermark", TierRank.NEAR_DUPLICATE, jpeg(watermark(image))),
-        ("pad_background", TierRank.NEAR_DUPLICATE, jpeg(pad(image, colour))),  # type: ignore[arg-type]
-        ("crop70_flip_text", TierRank.SIMILAR, jpeg(text_overlay(ImageOps.mirror(crop(image, 0.7))))),
+        ("jpeg_q30", Tier.EXACT, jpeg(image, quality=30)),
+        ("crop_80", Tier.NEAR_DUPLICATE, jpeg(crop(image, 0.8, shift=float(rng.uniform(0.2, 0.8))))),
+        ("crop_70", Tier.NEAR_DUPLICATE, jpeg(crop(image, 0.7, shift=float(rng.uniform(0.2, 0.8))))),
+        ("flip", Tier.NEAR_DUPLICATE, jpeg(ImageOps.mirror(image))),
+        ("bright_contrast", Tier.NEAR_DUPLICATE, jpeg(bright_contrast(image))),
+        ("text", Tier.NEAR_DUPLICATE, jpeg(text_overlay(image))),
+        ("watermark", Tier.NEAR_DUPLICATE, jpeg(watermark(image))),
+        ("pad_background", Tier.NEAR_DUPLICATE, jpeg(pad(image, colour))),  # type: ignore[arg-type]
+        ("crop70_flip_text", Tier.SIMILAR, jpeg(text_overlay(ImageOps.mirror(crop(image, 0.7))))),
         (
             "pad_crop80_bright",
-            TierRank.SIMILAR,
+            Tier.SIMILAR,
             jpeg(pad(bright_contrast(crop(image, 0.8, shift=0.3)), colour)),  # type: ignore[arg-type]
         ),
     ]
@@ -160,7 +157,7 @@ class Pairs:
     similarity: np.ndarray
     phash_bits: np.ndarray
     same_bytes: np.ndarray
-    label: np.ndarray  # TierRank value, 0 for negatives
+    label: np.ndarray  # Tier value, 0 for negatives
     split: np.ndarray  # 0 calibration, 1 test (by the originals involved)
     hard: np.ndarray  # negative of two different products of the same Fashion-MNIST category
 
@@ -223,12 +220,12 @@ def scores(label: np.ndarray, predicted: np.ndarray) -> dict[str, dict[str, floa
             "flagged": int(guess.sum()),
         }
 
-    report = {tier.label: prf(label == int(tier), predicted == int(tier)) for tier in TIERS}
+    report = {tier.code: prf(label == int(tier), predicted == int(tier)) for tier in TIERS}
     # "At least this tier": what the queue shows when filtered to this tier and stronger.
     for tier in TIERS[1:]:
-        report[f"{tier.label}_or_stronger"] = prf(label >= int(tier), predicted >= int(tier))
+        report[f"{tier.code}_or_stronger"] = prf(label >= int(tier), predicted >= int(tier))
     report["any_duplicate"] = prf(label > 0, predicted > 0)
-    report["macro_f1_tiers"] = {"f1": round(float(np.mean([report[t.label]["f1"] for t in TIERS])), 4)}
+    report["macro_f1_tiers"] = {"f1": round(float(np.mean([report[t.code]["f1"] for t in TIERS])), 4)}
     floors = [report["exact"], report["near_duplicate_or_stronger"], report["similar_or_stronger"]]
     report["macro_f1_floors"] = {"f1": round(float(np.mean([row["f1"] for row in floors])), 4)}
     return report
@@ -282,8 +279,8 @@ def near_cutoff(pairs: Pairs, items: list[Item], mask: np.ndarray, thresholds: T
                 "b": f"{y.category} #{y.original} {y.edit}",
                 "similarity": round(sim, 4),
                 "phash_bits": int(pairs.phash_bits[pair_index]),
-                "label": TierRank(pairs.label[pair_index]).label if pairs.label[pair_index] else "not_duplicate",
-                "predicted": TierRank(predicted[n]).label if predicted[n] else "not_flagged",
+                "label": Tier(pairs.label[pair_index]).code if pairs.label[pair_index] else "not_duplicate",
+                "predicted": Tier(predicted[n]).code if predicted[n] else "not_flagged",
             }
         )
     # Closest to the near-duplicate floor first, from both sides of it.
@@ -300,7 +297,14 @@ def main() -> None:
     parser.add_argument(
         "--cache", type=Path, default=None, help="reuse the vectors saved here by an earlier run with the same set"
     )
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        default=os.environ.get("EMBEDDINGS_MODEL_DIR") or None,
+        help="weights as <hub id>/ or <encoder name>/ (default: $EMBEDDINGS_MODEL_DIR, as the worker reads it)",
+    )
     args = parser.parse_args()
+    configure(EncoderOptions(model_dir=args.model_dir.expanduser() if args.model_dir else None))
 
     started = time.perf_counter()
     items = build_items(args.per_class, args.seed)

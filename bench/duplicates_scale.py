@@ -17,9 +17,9 @@ Two modes:
   then the real `duplicates_scan` (COPY load, index, search, pair writes, regroup) and
   the per-upload check `duplicates_check_image` on random photos (HNSW k-NN), p50/p95.
 
-    python bench/duplicates_scale.py --n 100000                 # in-process
-    python bench/duplicates_scale.py --n 100000 --db            # through PostgreSQL
-    nohup python bench/duplicates_scale.py --n 1000000 > bench/out/duplicates_scale_1m.log 2>&1 &
+    python -m bench.duplicates_scale --n 100000                 # in-process
+    python -m bench.duplicates_scale --n 100000 --db            # through PostgreSQL
+    nohup python -m bench.duplicates_scale --n 1000000 > bench/out/duplicates_scale_1m.log 2>&1 &
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import io
 import json
 import os
 import struct
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,11 +37,10 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from recommender.duplicates import ann  # noqa: E402
-from recommender.duplicates.detection import Photo, compare, strongest_per_pair  # noqa: E402
-from recommender.duplicates.thresholds import Thresholds  # noqa: E402
+from bench.db import setup_django
+from recommender.duplicates import ann
+from recommender.duplicates.detection import Photo, compare, strongest_per_pair
+from recommender.duplicates.thresholds import Thresholds
 
 ENCODER_NAME = "bench-visual"
 ENCODER = f"{ENCODER_NAME}@synthetic"
@@ -161,13 +159,13 @@ def _vector_rows(ids: np.ndarray, vectors: np.ndarray, now: datetime) -> bytes:
     return COPY_HEADER + rows.tobytes() + COPY_TRAILER
 
 
-def load_database(catalogue: Catalogue, database: str) -> float:
+def load_database(catalogue: Catalogue) -> float:
     import psycopg
 
     n = len(catalogue.vectors)
     now = datetime.now(UTC)
     started = time.perf_counter()
-    with psycopg.connect(host=str(ROOT / "var" / "run"), user="postgres", dbname=database) as raw:
+    with psycopg.connect(os.environ["DATABASE_URL"]) as raw:
         cursor = raw.cursor()
         for start in range(0, n, CHUNK):
             ids = np.arange(start + 1, min(n, start + CHUNK) + 1, dtype=np.int64)
@@ -204,18 +202,8 @@ def load_database(catalogue: Catalogue, database: str) -> float:
 
 
 def scan_through_database(catalogue: Catalogue, *, checks: int) -> dict[str, Any]:
-    database = "bench_duplicates"
-    sys.path.insert(0, str(ROOT / "bench"))
-    from query import database_url, ensure_database
-
-    ensure_database(database, fresh=True)
-    os.environ["DATABASE_URL"] = database_url(database)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    setup_django(database="bench_duplicates", fresh=True, migrate=True)
     from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection
 
     from embeddings.services import space_encoder_register
@@ -226,8 +214,7 @@ def scan_through_database(catalogue: Catalogue, *, checks: int) -> dict[str, Any
         **settings.DUPLICATES_THRESHOLDS,
         ENCODER_NAME: {"near": THRESHOLDS.near, "similar": THRESHOLDS.similar},
     }
-    call_command("migrate", verbosity=0)
-    report: dict[str, Any] = {"load_s": round(load_database(catalogue, database), 1)}
+    report: dict[str, Any] = {"load_s": round(load_database(catalogue), 1)}
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
         cursor.execute("SET maintenance_work_mem = '2GB'")

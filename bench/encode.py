@@ -8,8 +8,8 @@ same model object in the same process, so the ratio isolates the pipeline.
 DINOv2-B/14 and SigLIP-B/16 use their real architectures with random weights (speed does not
 depend on the values) unless --real-weights finds the real ones on disk.
 
-CPU (short):   python bench/encode.py --device cpu --n 64 --baseline-n 16
-H100 (pair):   python bench/encode.py --device cuda --n 20000 --models dinov2-base,siglip-base-patch16-224 --pair
+CPU (short):   python -m bench.encode --device cpu --n 64 --baseline-n 16
+H100 (pair):   python -m bench.encode --device cuda --n 20000 --models dinov2-base,siglip-base-patch16-224 --pair
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import queue
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -33,7 +32,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from embeddings.encoders import decode_image, weights_available
+from bench.photo_corpus import upload_like_jpegs
+from bench.random_checkpoints import register_random
+from embeddings.encoders import EncoderOptions, configure, decode_image, weights_available
 from embeddings.encoders.base import TorchImageEncoder, l2_normalise
 from embeddings.encoders.families import efficientnet_lite
 from embeddings.encoders.families.conse import ConseEncoder
@@ -41,10 +42,6 @@ from embeddings.encoders.families.efficientnet_lite import EfficientNetLiteEncod
 from embeddings.encoders.loader import load_encoder
 from embeddings.encoders.registry import EncoderSpec, get_spec
 from embeddings.encoders.runtime import Runtime, select_runtime
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from photo_corpus import upload_like_jpegs
-from random_checkpoints import register_random
 
 DEFAULT_MODELS = "efficientnet-lite0,conse-minilm,dinov2-base,siglip-base-patch16-224"
 
@@ -196,12 +193,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pair", action="store_true", help="also time dinov2+siglip on the same images")
     parser.add_argument("--compile", action="store_true", help="torch.compile the per-batch modules")
     parser.add_argument("--real-weights", action="store_true", help="use real weights where found locally")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        default=os.environ.get("EMBEDDINGS_MODEL_DIR") or None,
+        help="real weights as <hub id>/ or <encoder name>/ (default: $EMBEDDINGS_MODEL_DIR, as the worker reads it)",
+    )
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per path; the fastest counts")
     parser.add_argument("--warmup", type=int, default=None, help="images through each path first (default: 1 batch)")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--json", type=Path, default=None, help="write results here")
     args = parser.parse_args(argv)
-    os.environ["EMBEDDINGS_DECODE_WORKERS"] = str(args.workers)
+    configure(
+        EncoderOptions(decode_workers=args.workers, model_dir=args.model_dir.expanduser() if args.model_dir else None)
+    )
     if args.threads:
         torch.set_num_threads(args.threads)
 

@@ -1,6 +1,6 @@
 """Page load times of the storefront and merchandiser pages, in Debian's Chromium (issue 7).
 
-    DATABASE_URL=postgresql://...  .venv/bin/python bench/pages.py [--runs 5] [--port 8091]
+    DATABASE_URL=postgresql://...  .venv/bin/python -m bench.pages [--runs 5] [--port 8091]
 
 Needs a database holding the demo catalogue, embedded (`load_demo_catalog` + a worker) and
 mapped (`build_catalog_map`). Starts `manage.py runserver` as `make demo` does, signs a staff
@@ -16,18 +16,11 @@ Baseline in the same run: the Django admin's product list, a page this project d
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
-from browser_session import dev_server, signed_in_page, staff_session_cookie  # noqa: E402
+from bench.browser_session import dev_server, signed_in_page, staff_session_cookie
+from bench.db import setup_django
 
 # (name, path, CSS selector that appears when the page is ready)
 PAGES = [
@@ -44,9 +37,8 @@ PAGES = [
 
 
 def _session_cookie_and_ids() -> tuple[str, dict[str, str], int]:
-    import django
-
-    django.setup()
+    # The demo catalogue where DATABASE_URL (or the development database) has it, and its broker.
+    setup_django(database=None, redis_db=None)
     from catalog.models import Category, Product
 
     category = Category.objects.filter(products__is_active=True).order_by("id").first()

@@ -8,27 +8,22 @@
    Fashion-MNIST image as distractors.
 
     apt-get install -y dataset-fashion-mnist
-    python bench/quality_lite.py --n 2000 --json bench/out/quality_lite.json
+    python -m bench.quality_lite --n 2000 --json bench/out/quality_lite.json
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
+from bench.photo_corpus import FASHION_DIR, jpeg, read_idx
 from embeddings.encoders import PROFILES, get_encoder
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from photo_corpus import jpeg
-
-FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 # Fashion-MNIST's labels, worded as a shopper would type them.
 CLASS_PROMPTS = [
     "a photo of a t-shirt",
@@ -46,13 +41,6 @@ PHOTO_NAMES = [
     "astronaut", "brick", "camera", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass", "gravel",
     "hubble_deep_field", "immunohistochemistry", "moon", "page", "retina", "rocket", "text",
 ]  # fmt: skip
-
-
-def read_idx(path: Path) -> np.ndarray:
-    data = gzip.decompress(path.read_bytes())
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 def fashion_subset(n: int) -> tuple[list[Image.Image], np.ndarray]:

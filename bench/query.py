@@ -1,7 +1,7 @@
 """Storefront query benchmark (issue 5): /similar/, /search/, /recommendations/ at N products.
 
-    .venv/bin/python bench/query.py --n 100000            # load, index, measure
-    .venv/bin/python bench/query.py --n 100000 --skip-load  # measure again on the loaded database
+    .venv/bin/python -m bench.query --n 100000            # load, index, measure
+    .venv/bin/python -m bench.query --n 100000 --skip-load  # measure again on the loaded database
 
 1. Fills a separate database (default `lookalike_bench`, on the same PostgreSQL
    server; the development database is not touched) with N products carrying
@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -31,20 +30,12 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench.db import BENCH_DATABASE, ROOT, setup_django
+from bench.query_data import BRANDS, COLOURS, COMMON_CATEGORIES, NOUNS, Catalogue, generate_and_load
+from bench.query_exact import exact_top, recall_at
+from bench.query_http import Request, call, run
 
-from query_data import (  # noqa: E402 (bench/ scripts import their siblings, as bench/encode.py does)
-    BRANDS,
-    COLOURS,
-    COMMON_CATEGORIES,
-    NOUNS,
-    Catalogue,
-    generate_and_load,
-)
-from query_exact import exact_top, recall_at  # noqa: E402
-from query_http import Request, call, run  # noqa: E402
+OUT = ROOT / "bench" / "out"
 
 VISUAL_IDENTITY = "dinov2-base@bench-random"
 SEMANTIC_NAME = "siglip-base-patch16-224"
@@ -54,7 +45,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="products (default 1,000,000)")
     parser.add_argument("--clusters", type=int, default=2000, help="visual clusters (default 2000)")
-    parser.add_argument("--database", default="lookalike_bench")
+    parser.add_argument("--database", default=BENCH_DATABASE)
     parser.add_argument("--skip-load", action="store_true", help="reuse the loaded database and saved vectors")
     parser.add_argument("--requests", type=int, default=300, help="measured requests per scenario")
     parser.add_argument("--recall-sample", type=int, default=50, help="requests per scenario scored for recall")
@@ -66,22 +57,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--maintenance-work-mem", default="4GB")
     return parser.parse_args()
-
-
-def database_url(name: str) -> str:
-    return f"postgresql://postgres@/{name}?host={ROOT / 'var' / 'run'}"
-
-
-def ensure_database(name: str, *, fresh: bool) -> None:
-    import psycopg
-
-    with psycopg.connect(host=str(ROOT / "var" / "run"), user="postgres", dbname="postgres", autocommit=True) as c:
-        exists = c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and fresh:
-            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            exists = None
-        if not exists:
-            c.execute(f'CREATE DATABASE "{name}"')
 
 
 class PeakMemory(threading.Thread):
@@ -150,19 +125,17 @@ def build_indexes(semantic_identity: str, maintenance_work_mem: str) -> dict[str
 
 def load(args: argparse.Namespace, semantic_identity: str, saved: Path) -> tuple[Catalogue, dict[str, Any]]:
     import psycopg
-    from django.core.management import call_command
     from django.db import connection
 
     from catalog.models import Category
 
-    call_command("migrate", verbosity=0)
     Category.objects.bulk_create(
         [Category(slug=f"cat-{i:02d}", name=f"Category {i}") for i in range(COMMON_CATEGORIES)]
         + [Category(slug="rare", name="Rare")]
     )
     category_ids = dict(Category.objects.values_list("slug", "id"))
     started = time.perf_counter()
-    with psycopg.connect(host=str(ROOT / "var" / "run"), user="postgres", dbname=args.database) as raw:
+    with psycopg.connect(os.environ["DATABASE_URL"]) as raw:
         catalogue = generate_and_load(
             raw,
             n=args.n,
@@ -180,12 +153,11 @@ def load(args: argparse.Namespace, semantic_identity: str, saved: Path) -> tuple
 
 
 def start_server(args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    # DATABASE_URL and REDIS_URL: the benchmark's own, as setup_django exported them.
     env = os.environ | {
-        "DATABASE_URL": database_url(args.database),
         "DEBUG": "0",
         "SECRET_KEY": "bench-only",
         "ALLOWED_HOSTS": "127.0.0.1",
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/5"),
         "CACHE_KEY_PREFIX": "bench",
         # Throttling stays on (its Redis round trip is part of every request) but never triggers.
         "THROTTLE_ANON": "100000000/min",
@@ -311,14 +283,9 @@ def main() -> None:
     args = parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     saved = OUT / f"query-{args.n}-vectors.npz"
-    ensure_database(args.database, fresh=not args.skip_load)
-    os.environ |= {"DATABASE_URL": database_url(args.database), "DEBUG": "1", "HF_HUB_OFFLINE": "1"}
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from random_checkpoints import register_random
-
+    os.environ |= {"DEBUG": "1", "HF_HUB_OFFLINE": "1"}
+    setup_django(database=args.database, fresh=not args.skip_load, migrate=not args.skip_load)
+    from bench.random_checkpoints import register_random
     from embeddings.encoders import get_encoder
 
     register_random(SEMANTIC_NAME)

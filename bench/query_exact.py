@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from query_data import Catalogue
+
+from bench.query_data import Catalogue
 
 ROWS = 100_000  # rows converted to float32 at a time: ~300 MB per space
 
