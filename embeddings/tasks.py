@@ -9,6 +9,7 @@ one worker running beat also lives.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -97,4 +98,21 @@ def load_models_when_ready(sender: Any = None, **kwargs: Any) -> None:
 
 @worker_process_init.connect
 def load_models_in_child(**kwargs: Any) -> None:
-    pipeline.load_configured_models()
+    """Start loading the models in a new prefork child, without holding up its start.
+
+    This signal runs before the child reports up to the main process, which kills
+    a child that stays silent longer than worker_proc_alive_timeout (4 s): loading
+    the models here took longer than that, so every replacement of a killed child
+    was killed in turn, forever, and nothing was embedded again. The load runs on
+    a thread instead; the child reports up at once, and a task that arrives before
+    the models are ready waits for them on the loader's per-name lock
+    (embeddings.encoders.loader), so nothing loads twice.
+    """
+    threading.Thread(target=_load_models_logged, name="load-models", daemon=True).start()
+
+
+def _load_models_logged() -> None:
+    try:
+        pipeline.load_configured_models()
+    except Exception:  # the first task loads again and fails with the reason; say it here too
+        logger.exception("embedding models could not be loaded ahead of the first task")

@@ -97,23 +97,26 @@ def purge_queues() -> None:
 class WorkerProcess:
     """One `manage.py worker` child; start/kill/restart it, and own it (consume the queues) from tests."""
 
-    def __init__(self, log_path: Path, env: dict[str, str], *, argv: list[str] | None = None) -> None:
+    def __init__(
+        self, log_path: Path, env: dict[str, str], *, argv: list[str] | None = None, hostname: str = HOSTNAME
+    ) -> None:
         self.log_path = log_path
         self.env = env
         self.argv = argv or ["--pool", "solo", "--concurrency", "1", f"--queues={IDLE_QUEUE}"]
+        self.node = hostname
         self.process: subprocess.Popen[bytes] | None = None
         self.owned = False
         self._log_offset = 0
 
     @property
     def hostname(self) -> str:
-        return HOSTNAME.replace("%h", os.uname().nodename)
+        return self.node.replace("%h", os.uname().nodename)
 
     def start(self, *, timeout: float = 240) -> None:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "worker", *self.argv, "--loglevel", "INFO", f"--hostname={HOSTNAME}"],
+            [sys.executable, "manage.py", "worker", *self.argv, "--loglevel", "INFO", f"--hostname={self.node}"],
             cwd=REPO_ROOT,
             env=self.env,
             stdout=log,
