@@ -1,4 +1,4 @@
-"""A prefork worker whose child is killed mid-batch (the OOM killer, a decoder crash, the hard time limit) recovers by itself.
+"""A prefork worker whose child is killed mid-batch (OOM killer, decoder crash, hard time limit) recovers alone.
 
 Celery's main process replaces a dead child and kills any new child that does
 not report up within worker_proc_alive_timeout (4 s). When the child loaded the
