@@ -10,6 +10,7 @@ one). Then `manage.py migrate`, as an upgrade would run it.
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import uuid
@@ -26,14 +27,10 @@ from tests.fixtures_worker import REPO_ROOT, child_process_env
 LEGACY_SCHEMA = Path(__file__).parent / "fixtures" / "one_app_layout.sql"
 OLD_APPS = ("admin", "auth", "authtoken", "contenttypes", "sessions", "catalog", "embeddings")
 DATABASE = "lookalike_legacy_layout_test"
-DUPLICATE_MODELS = (
-    "duplicatepair",
-    "duplicategroup",
-    "duplicategroupmember",
-    "duplicatedismissal",
-    "duplicatedecision",
-    "duplicatescan",
-)
+# The models whose content types the duplicates app adopts (its migration's own list).
+DUPLICATE_MODELS: tuple[str, ...] = importlib.import_module(
+    "recommender.duplicates.migrations.0002_adopt_content_types"
+).MODELS
 LOG_ID = uuid.UUID("5b2f0c1e-2f8e-4c1a-9d1f-5b0e7a1c9e42")
 
 

@@ -19,7 +19,7 @@ from recommender.storefront.selectors.filters import Exclusions, ProductFilters
 from recommender.storefront.selectors.knn import VECTORS
 from recommender.storefront.selectors.ranking import Ranking
 from recommender.storefront.selectors.scoring import Weights
-from recommender.storefront.selectors.spaces import Mode, VectorRequest, vector_ranking
+from recommender.storefront.selectors.spaces import Mode, VectorQuery, vector_ranking
 from recommender.storefront.selectors.starter import starter_set
 
 # Rocchio weights: a like says more than a view; a dislike pushes the query away.
@@ -103,27 +103,19 @@ def recommendations(request: ColdStart, *, encoders: dict[str, ActiveEncoder]) -
         if query is not None:
             vectors[space] = query
     if not vectors:
-        ranking = starter_set(
+        return starter_set(
             encoder=encoders.get("visual"),
             filters=request.filters,
             exclusions=exclusions,
             offset=request.offset,
             limit=request.limit,
         )
-        return ranking
-    ranking = vector_ranking(
-        VectorRequest(
-            vectors=vectors,
-            encoders=encoders,
-            mode=Mode.HYBRID,
-            weights=Weights(visual=0.5, semantic=0.5),
-            filters=request.filters,
-            exclusions=exclusions,
-            diversity=request.diversity,
-            max_similarity=None,
-            offset=request.offset,
-            limit=request.limit,
-        )
+    ranked_as = VectorQuery(
+        mode=Mode.HYBRID,
+        weights=Weights(visual=0.5, semantic=0.5),
+        filters=request.filters,
+        diversity=request.diversity,
+        offset=request.offset,
+        limit=request.limit,
     )
-    ranking.diagnostics["encoders"] = {space: encoder.identity for space, encoder in encoders.items()}
-    return ranking
+    return vector_ranking(ranked_as, vectors=vectors, encoders=encoders, exclusions=exclusions)

@@ -18,7 +18,7 @@ from recommender.storefront.selectors.filters import Exclusions, ProductFilters
 from recommender.storefront.selectors.knn import Branch, SpaceQuery
 from recommender.storefront.selectors.ranking import Ranking, RankSpec, rank_page
 from recommender.storefront.selectors.scoring import Weights, combine_rrf
-from recommender.storefront.selectors.spaces import Mode, VectorRequest, vector_ranking
+from recommender.storefront.selectors.spaces import VectorQuery, vector_ranking
 
 if TYPE_CHECKING:
     import numpy as np
@@ -77,34 +77,9 @@ def text_search(search: TextSearch, *, vector: np.ndarray, encoders: dict[str, A
     return ranking
 
 
-@dataclass(frozen=True)
-class ImageSearch:
-    mode: Mode
-    weights: Weights
-    filters: ProductFilters
-    diversity: float
-    offset: int
-    limit: int
-
-
-def image_search(search: ImageSearch, *, vectors: dict[str, np.ndarray], encoders: dict[str, ActiveEncoder]) -> Ranking:
+def image_search(query: VectorQuery, *, vectors: dict[str, np.ndarray], encoders: dict[str, ActiveEncoder]) -> Ranking:
     """Products like the photo (`vectors`: encoding.image_query_vectors) in both spaces.
 
     No ceiling: the photo may well be of a listed product.
     """
-    ranking = vector_ranking(
-        VectorRequest(
-            vectors=vectors,
-            encoders=encoders,
-            mode=search.mode,
-            weights=search.weights,
-            filters=search.filters,
-            exclusions=Exclusions(),
-            diversity=search.diversity,
-            max_similarity=None,
-            offset=search.offset,
-            limit=search.limit,
-        )
-    )
-    ranking.diagnostics["encoders"] = {space: encoder.identity for space, encoder in encoders.items()}
-    return ranking
+    return vector_ranking(query, vectors=vectors, encoders=encoders)

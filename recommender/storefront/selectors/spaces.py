@@ -54,47 +54,55 @@ def mode_weights(mode: Mode, visual_weight: float, semantic_weight: float) -> We
 
 
 @dataclass(frozen=True)
-class VectorRequest:
-    """A ranking by query vectors, as /similar/, /search/image/ and /recommendations/ ask it."""
+class VectorQuery:
+    """How a ranking by query vectors is asked for: /similar/, /search/image/ and /recommendations/ share it."""
 
-    vectors: dict[str, np.ndarray]  # space -> the query in that space's active encoder (float32, unit length)
-    encoders: dict[str, ActiveEncoder]
     mode: Mode
     weights: Weights
     filters: ProductFilters
-    exclusions: Exclusions
     diversity: float
-    max_similarity: float | None
     offset: int
     limit: int
+    # Visual similarity ceiling: closer products are re-listed copies (only /similar/ sets it).
+    max_similarity: float | None = None
 
 
-def vector_ranking(request: VectorRequest) -> Ranking:
+def vector_ranking(
+    query: VectorQuery,
+    *,
+    vectors: dict[str, np.ndarray],
+    encoders: dict[str, ActiveEncoder],
+    exclusions: Exclusions | None = None,
+) -> Ranking:
+    """Rank by `vectors` (space -> the query in that space's active encoder, float32, unit length)."""
     queries = {
-        space: SpaceQuery(encoder=request.encoders[space], vector=vector)
-        for space, vector in request.vectors.items()
-        if space in request.encoders
+        space: SpaceQuery(encoder=encoders[space], vector=vector)
+        for space, vector in vectors.items()
+        if space in encoders
     }
-    wanted = [Space.VISUAL.value, Space.SEMANTIC.value] if request.mode == Mode.HYBRID else [request.mode.value]
+    wanted = [Space.VISUAL.value, Space.SEMANTIC.value] if query.mode == Mode.HYBRID else [query.mode.value]
     spaces = {space: queries[space] for space in wanted if space in queries}
+    encoder_ids = {space: encoder.identity for space, encoder in encoders.items()}
     if not spaces:
         reason = "no query vector in the active encoders' spaces (photos not embedded yet?)"
-        return Ranking(items=[], has_more=False, diagnostics={"strategy": "none", "reason": reason})
-    weights = request.weights
-    if request.mode == Mode.HYBRID and len(spaces) == 1:
+        diagnostics = {"strategy": "none", "reason": reason, "encoders": encoder_ids}
+        return Ranking(items=[], has_more=False, diagnostics=diagnostics)
+    weights = query.weights
+    if query.mode == Mode.HYBRID and len(spaces) == 1:
         # Only one space has a query vector (e.g. photos still embedding): rank by that space alone.
         only = next(iter(spaces))
         weights = mode_weights(Mode(only), 0.0, 0.0)
     spec = RankSpec(
         spaces=spaces,
         scoring={space: queries.get(space) for space in (Space.VISUAL.value, Space.SEMANTIC.value)},
-        filters=request.filters,
-        exclusions=request.exclusions,
+        filters=query.filters,
+        exclusions=exclusions or Exclusions(),
         weights=weights,
-        diversity=request.diversity,
-        max_similarity=request.max_similarity,
+        diversity=query.diversity,
+        max_similarity=query.max_similarity,
     )
-    ranking = rank_page(spec, offset=request.offset, limit=request.limit)
+    ranking = rank_page(spec, offset=query.offset, limit=query.limit)
     ranking.diagnostics["spaces_queried"] = sorted(spaces)
     ranking.diagnostics["weights"] = {"visual": weights.visual, "semantic": weights.semantic}
+    ranking.diagnostics["encoders"] = encoder_ids
     return ranking

@@ -18,8 +18,8 @@ from recommender.storefront.api.responses import ranked_response
 from recommender.storefront.api.serializers import RankedListSerializer
 from recommender.storefront.api.views.base import ShopperApi, error_responses, ranked_example
 from recommender.storefront.selectors.encoding import image_query_vectors
-from recommender.storefront.selectors.search import ImageSearch, image_search
-from recommender.storefront.selectors.spaces import Mode, active_encoders, mode_weights
+from recommender.storefront.selectors.search import image_search
+from recommender.storefront.selectors.spaces import Mode, VectorQuery, active_encoders, mode_weights
 from recommender.storefront.selectors.summaries import result_page
 from recommender.storefront.services import recommendation_log_create
 
@@ -81,7 +81,7 @@ class ImageSearchApi(ShopperApi):
         encoders = active_encoders()
         vectors = image_query_vectors(photo.image, encoders)
         mode = Mode(params["mode"])
-        search = ImageSearch(
+        query = VectorQuery(
             mode=mode,
             weights=mode_weights(mode, params["visual_weight"], params["semantic_weight"]),
             filters=filters,
@@ -90,7 +90,7 @@ class ImageSearchApi(ShopperApi):
             limit=params["limit"],
         )
         with transaction.atomic():  # the ranking and its log: one BEGIN/COMMIT (see views/base.py)
-            page = result_page(image_search(search, vectors=vectors, encoders=encoders))
+            page = result_page(image_search(query, vectors=vectors, encoders=encoders))
             recommendation_id = recommendation_log_create(
                 endpoint="search_image", params=params, product_ids=page.product_ids, strategy=page.strategy
             )

@@ -12,8 +12,8 @@ from recommender.storefront.api.params import SimilarParams, product_filters
 from recommender.storefront.api.responses import ranked_response
 from recommender.storefront.api.serializers import RankedListSerializer
 from recommender.storefront.api.views.base import ATTRIBUTE_PARAMETER, ShopperApi, error_responses, ranked_example
-from recommender.storefront.selectors.similar import SimilarQuery, similar_products
-from recommender.storefront.selectors.spaces import Mode, mode_weights
+from recommender.storefront.selectors.similar import similar_products
+from recommender.storefront.selectors.spaces import Mode, VectorQuery, mode_weights
 from recommender.storefront.selectors.summaries import result_page
 from recommender.storefront.services import recommendation_log_create
 
@@ -38,7 +38,7 @@ class SimilarProductsApi(ShopperApi):
         params = validated(SimilarParams, request.query_params)
         filters = product_filters(params, request.query_params)
         mode = Mode(params["mode"])
-        query = SimilarQuery(
+        query = VectorQuery(
             mode=mode,
             weights=mode_weights(mode, params["visual_weight"], params["semantic_weight"]),
             filters=filters,
