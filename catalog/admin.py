@@ -19,7 +19,13 @@ from django.utils.html import format_html
 
 from catalog.imaging import ImageRejected, inspect_image
 from catalog.models import Category, Product, ProductImage
-from catalog.services import product_delete, product_image_add, product_image_delete, product_images_request_embedding
+from catalog.services import (
+    StorageUnavailable,
+    product_delete,
+    product_image_add,
+    product_image_delete,
+    product_images_request_embedding,
+)
 from catalog.services.products import PRODUCT_FIELDS
 
 
@@ -101,7 +107,11 @@ class ProductAdmin(admin.ModelAdmin[Product]):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         for upload in form.cleaned_data.get("new_photos") or []:
-            added = product_image_add(product=form.instance, data=upload.read())
+            try:
+                added = product_image_add(product=form.instance, data=upload.read())
+            except StorageUnavailable as exc:
+                self.message_user(request, f"{upload.name}: {exc.message}", messages.ERROR)
+                continue
             if not added.created:
                 self.message_user(request, f"{upload.name} is already a photo of this product.", messages.WARNING)
 

@@ -41,10 +41,13 @@ class Row:
 
     @property
     def images(self) -> list[str]:
+        """The photo sources; ValueError (a failure of this row alone) when `images` is neither text nor a list."""
         value = self.fields.get("images") or []
         if isinstance(value, str):
             value = value.split(IMAGE_SEPARATOR)
-        return [str(item).strip() for item in value if str(item).strip()]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ValueError(f"images must be a list of paths or URLs (or text separated by |), got {value!r:.60}")
+        return [item.strip() for item in value if item.strip()]
 
 
 @dataclass
@@ -65,6 +68,9 @@ def read_rows(path: Path) -> Iterator[Row]:
                         value = json.loads(line)
                     except json.JSONDecodeError as exc:
                         yield Row(number, {"_error": f"invalid JSON: {exc.msg}"})
+                        continue
+                    except RecursionError:
+                        yield Row(number, {"_error": "invalid JSON: nested too deeply"})
                         continue
                     yield Row(number, value if isinstance(value, dict) else {"_error": "not a JSON object"})
         return
@@ -88,13 +94,15 @@ def import_row(row: Row, *, base_dir: Path) -> RowResult:
         result.failures.append("no sku")
         return result
     try:
+        sources = row.images
         product, result.product_created = _product_for(row)
-    except (ValidationError, ValueError) as exc:
+    except (ValidationError, ValueError, TypeError, RecursionError) as exc:
+        # One malformed row is reported and skipped; the import goes on with the next.
         result.failures.append(f"product: {_describe(exc)}")
         return result
     done = product_image_sources_done(product.pk)
     added: list[int] = []
-    for source in row.images:
+    for source in sources:
         if source in done:
             result.images_skipped += 1
             continue
@@ -145,11 +153,19 @@ def _product_for(row: Row) -> tuple[Product, bool]:
     return product, True
 
 
+class OutsideFeedError(OSError):
+    """A local photo path that leads out of the feed's folder (../, an absolute path, a symlink elsewhere)."""
+
+
 def _load(source: str, *, base_dir: Path) -> bytes:
     if source.startswith(("http://", "https://")):
         return fetch_image_bytes(source)
-    path = Path(source).expanduser()
-    return (path if path.is_absolute() else base_dir / path).read_bytes()
+    # Confined to the feed's folder: a feed must not make the import read /etc/passwd or another shop's files.
+    folder = base_dir.resolve()
+    path = (folder / Path(source)).resolve()
+    if not path.is_relative_to(folder):
+        raise OutsideFeedError(f"{source}: outside the feed's folder {folder}; not read")
+    return path.read_bytes()
 
 
 def _describe(exc: Exception) -> str:
@@ -159,4 +175,6 @@ def _describe(exc: Exception) -> str:
         return exc.message
     if isinstance(exc, FileNotFoundError):
         return f"no such file {exc.filename}"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
     return str(exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rest_framework import serializers
@@ -19,3 +20,24 @@ def validated(
 def page_envelope(*, offset: int, limit: int, has_more: bool) -> dict[str, int | None]:
     """offset, limit and next_offset (null on the last page): the paging fields of every list response."""
     return {"offset": offset, "limit": limit, "next_offset": offset + limit if has_more else None}
+
+
+# PostgreSQL's bigint: an id above it cannot exist, and sending one to the database is an overflow (a 500).
+MAX_ID = 2**63 - 1
+# Deepest offset any list endpoint accepts: bounded so that no integer parameter reaches SQL unchecked.
+MAX_OFFSET = 1_000_000
+
+
+def id_field(**kwargs: Any) -> serializers.IntegerField:
+    """A product, group or photo id: 1 .. bigint's maximum."""
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class FiniteFloatField(serializers.FloatField):
+    """DRF's FloatField takes "nan" and "inf", which slip past min/max checks (every comparison with NaN is false)."""
+
+    def to_internal_value(self, data: Any) -> float:
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return value

@@ -319,6 +319,15 @@ def ensure_redis(var_dir: Path) -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
+def valkey_url(var_dir: Path) -> str | None:
+    """The URL of the embedded Valkey under `var_dir` when it has been started (its port file), else None."""
+    port_file = var_dir.resolve() / "valkey" / "port"
+    try:
+        return f"redis://127.0.0.1:{int(port_file.read_text())}/0"
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 def stop_redis(var_dir: Path) -> bool:
     """Stop the embedded Valkey under `var_dir` if it runs (waiting until it has gone); True when one was stopped."""
     pid_file = var_dir.resolve() / "valkey" / "valkey.pid"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -29,11 +29,21 @@ class ErrorSerializer(serializers.Serializer[Any]):
 class ApiError(exceptions.APIException):
     """Raise from services/views with a stable machine-readable code."""
 
-    def __init__(self, code: str, message: str, *, status_code: int = 400, details: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status_code: int = 400,
+        details: dict[str, Any] | None = None,
+        wait: int | None = None,
+    ):
         super().__init__(detail=message, code=code)
         self.status_code = status_code
         self.error_code = code
         self.details = details or {}
+        # Seconds to come back after: DRF's handler sends it as the Retry-After header.
+        self.wait = wait
 
 
 def _flatten(detail: Any) -> Any:
@@ -78,3 +88,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             body["details"] = {"retry_after_seconds": int(wait + 0.999)}
     response.data = {"error": body}
     return response
+
+
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """No API route matched: the envelope, not Django's HTML page (in DEBUG too)."""
+    message = f"No API endpoint matches {request.path}."
+    return JsonResponse({"error": {"code": "not_found", "message": message, "details": {}}}, status=404)

@@ -1,7 +1,8 @@
 """Liveness and readiness probes.
 
 /healthz says the process is up (no I/O). /readyz checks each dependency a
-request or an upload needs and names what is down with a 503.
+request or an upload needs, and that the query encoders have loaded
+(embeddings/warmup.py), and names what is not ready with a 503.
 """
 
 from __future__ import annotations
@@ -39,8 +40,15 @@ def _check_broker() -> str | None:
     return None
 
 
+def _check_encoders() -> str | None:
+    from embeddings import warmup
+
+    state = warmup.state()
+    return None if state in ("off", "ready") else f"query encoders {state}"
+
+
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _check_database(), "broker": _check_broker()}
+    checks = {"database": _check_database(), "broker": _check_broker(), "encoders": _check_encoders()}
     problems = {name: reason for name, reason in checks.items() if reason}
     body = {
         "status": "ready" if not problems else "unavailable",

@@ -32,16 +32,23 @@ def var_dir() -> Path:
 
 def ensure_local_services() -> None:
     """Start whichever embedded servers the environment does not name, and export their URLs."""
-    in_use = [name for name in os.environ.get(EMBEDDED_VARIABLE, "").split(",") if name]
     if not os.environ.get("DATABASE_URL", "").strip():
         os.environ["DATABASE_URL"] = embedded.ensure_postgres(var_dir())
-        in_use.append("postgres")
     if not os.environ.get("REDIS_URL", "").strip():
-        url = embedded.ensure_redis(var_dir())
-        os.environ["REDIS_URL"] = url
-        if url != embedded.LOCAL_REDIS_URL:
-            in_use.append("valkey")
-    os.environ[EMBEDDED_VARIABLE] = ",".join(dict.fromkeys(in_use))
+        os.environ["REDIS_URL"] = embedded.ensure_redis(var_dir())
+    # Worked out from the URLs, never inherited: a child given a DATABASE_URL of its own uses no embedded server.
+    os.environ[EMBEDDED_VARIABLE] = ",".join(embedded_in_use())
+
+
+def embedded_in_use() -> list[str]:
+    """The embedded servers under var_dir() that DATABASE_URL and REDIS_URL point at."""
+    in_use = []
+    if os.environ.get("DATABASE_URL", "").strip() == embedded.postgres_url(var_dir()):
+        in_use.append("postgres")
+    valkey = embedded.valkey_url(var_dir())
+    if valkey is not None and os.environ.get("REDIS_URL", "").strip() == valkey:
+        in_use.append("valkey")
+    return in_use
 
 
 def stop_local_services(names: list[str] | None = None) -> list[str]:

@@ -8,6 +8,7 @@ by the entry points (config.local_services), which export their URLs first.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "drf_spectacular",
     "config",
     "catalog",
@@ -53,6 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -60,7 +63,21 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: answers a locked-out sign-in with 429.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Sign-in brute force (the admin's and the staff pages'): after AXES_FAILURE_LIMIT failed
+# attempts from one address, sign-ins from it are refused for LOGIN_LOCKOUT_MINUTES. Counted in
+# the cache (Redis, shared by every web process); the address is config/client_ip.py's.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no start-up banner: manage.py's errors stay one line
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -131,6 +148,8 @@ EMBEDDINGS_FORWARD_BATCH_SIZE = env_int(
 )
 # Threads decoding and resizing photos beside the forward pass; 0 means min(8, cores).
 EMBEDDINGS_DECODE_WORKERS = env_int("EMBEDDINGS_DECODE_WORKERS", 0, minimum=0, maximum=64)
+# Web processes load the query encoders at start (embeddings/warmup.py) instead of on the first search.
+WEB_PRELOAD_ENCODERS = env_bool("WEB_PRELOAD_ENCODERS", default=True)
 # huggingface_hub reads these itself; the encoders need them to say why weights are missing.
 HF_HUB_OFFLINE = env_bool("HF_HUB_OFFLINE") or env_bool("TRANSFORMERS_OFFLINE")
 
@@ -160,23 +179,38 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "static")
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 SERVE_MEDIA = env_bool("SERVE_MEDIA", default=DEBUG)
+# The staff-only catalogue map files: private, served by the staff view alone (never under MEDIA_ROOT).
+CATALOG_MAP_ROOT = Path(env_str("CATALOG_MAP_ROOT") or VAR_DIR / "maps")
 
 # --- Uploads and fetching --------------------------------------------------
 IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 40_000_000, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = IMAGE_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = IMAGE_MAX_BYTES + 1024 * 1024
+# A larger body is refused from its Content-Length before it is read (config/middleware.py): a photo plus its form.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", IMAGE_MAX_BYTES + 1024 * 1024, minimum=IMAGE_MAX_BYTES)
+# JSON bodies (config/parsers.py): refused above this size or nesting, before json.loads sees them.
+API_MAX_JSON_BYTES = env_int("API_MAX_JSON_BYTES", 1024 * 1024, minimum=1024)
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32, minimum=4, maximum=256)
 FETCH_TIMEOUT_SECONDS = env_float("FETCH_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 FETCH_MAX_REDIRECTS = env_int("FETCH_MAX_REDIRECTS", 3, minimum=0, maximum=20)
 FETCH_ALLOW_PRIVATE_ADDRESSES = env_bool("FETCH_ALLOW_PRIVATE_ADDRESSES", default=False)
 
 # --- API -------------------------------------------------------------------
+# Proxies in front of the web processes that append to X-Forwarded-For (config/client_ip.py).
+# 0: the header is ignored and the peer address identifies the client; N: the N-th from the right.
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0, maximum=10)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "120/min"),
         "user": env_str("THROTTLE_USER", "600/min"),
@@ -184,6 +218,8 @@ REST_FRAMEWORK = {
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    # Read by DRF's own throttles; ours and the sign-in lockout use config/client_ip.py, same rule.
+    "NUM_PROXIES": NUM_PROXIES,
 }
 # --- Storefront queries (recommender.storefront) --------------------------------
 # Results are ranked in windows of this many; pages inside one window share one
@@ -214,6 +250,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "More-like-this, text search, search by photo and cold-start recommendations.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get components of their own, so a multipart file field is `format: binary`
+    # (an upload in Swagger and in generated clients), not the response's URL string.
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 # Throttle counters must be shared by every web process: keep them in Redis. A database of
 # their own (CACHE_URL=redis://host:6379/1) keeps a cache flush away from the broker's messages.
@@ -234,7 +273,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/staff/login/"
+LOGIN_REDIRECT_URL = "/staff/duplicates/"
+LOGOUT_REDIRECT_URL = "/"
 
 LOGGING = {
     "version": 1,
@@ -243,6 +284,20 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=False)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=False)
+# --- HTTPS (production defaults; `manage.py check --deploy` is clean with them) --------
+# With DEBUG off, cookies travel over HTTPS only, plain HTTP is redirected and browsers are
+# told (HSTS) to use HTTPS for a year. Behind a proxy that terminates TLS, say which header
+# carries the scheme (SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https), or every request
+# looks like plain HTTP and is redirected. The probes stay reachable over plain HTTP.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+_proxy_ssl_header = env_list("SECURE_PROXY_SSL_HEADER")
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be HEADER,VALUE, e.g. HTTP_X_FORWARDED_PROTO,https")
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1]) if _proxy_ssl_header else None
+# HSTS preload is a submission to the browsers' lists that a shop opts into itself, not a default.
+SILENCED_SYSTEM_CHECKS = env_list("SILENCED_SYSTEM_CHECKS", default=["security.W021"])

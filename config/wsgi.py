@@ -1,3 +1,5 @@
+"""The web entry point (gunicorn config.wsgi, and runserver through WSGI_APPLICATION)."""
+
 from __future__ import annotations
 
 import os
@@ -6,3 +8,11 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_wsgi_application()
+
+from django.conf import settings  # noqa: E402 (configured by get_wsgi_application above)
+
+if settings.WEB_PRELOAD_ENCODERS:
+    # The query encoders load now, beside the first requests, not inside the first shopper's search.
+    from embeddings import warmup
+
+    warmup.start()

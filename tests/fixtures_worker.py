@@ -79,6 +79,7 @@ def child_process_env(**extra: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": database_url_for_tests(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "CATALOG_MAP_ROOT": str(settings.CATALOG_MAP_ROOT),
         "EMBEDDINGS_PROFILE": os.environ.get("EMBEDDINGS_PROFILE", "lite"),
         "DEBUG": "1",
         "PYTHONUNBUFFERED": "1",
@@ -207,14 +208,14 @@ class WorkerProcess:
 
 @pytest.fixture(scope="session")
 def media_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A MEDIA_ROOT of this session's own, shared with the worker child.
+    """A MEDIA_ROOT (and a catalogue-map folder) of this session's own, shared with the worker child.
 
     One fixed directory per session: conftests in several test directories import
     this fixture, and every instance must point Django at the same place.
     """
     path = tmp_path_factory.getbasetemp() / "media"
     path.mkdir(exist_ok=True)
-    with override_settings(MEDIA_ROOT=path):
+    with override_settings(MEDIA_ROOT=path, CATALOG_MAP_ROOT=tmp_path_factory.getbasetemp() / "maps"):
         yield path
 
 

@@ -23,7 +23,7 @@ class ProductInputSerializer(serializers.Serializer[Any]):
     )
     price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
     currency = serializers.RegexField(r"^[A-Z]{3}$", required=False, default="EUR")
-    stock = serializers.IntegerField(min_value=0, required=False, default=0)
+    stock = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, default=0)
     attributes = serializers.DictField(required=False, default=dict)
     product_group = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     seller = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")

@@ -8,10 +8,10 @@ from catalog.api.views import ProductCreateApi, ProductDetailApi, ProductImageCr
 
 urlpatterns = [
     path("products/", ProductCreateApi.as_view(), name="product-create"),
-    path("products/<int:product_id>/", ProductDetailApi.as_view(), name="product-detail"),
-    path("products/<int:product_id>/images/", ProductImageCreateApi.as_view(), name="product-image-create"),
+    path("products/<id:product_id>/", ProductDetailApi.as_view(), name="product-detail"),
+    path("products/<id:product_id>/images/", ProductImageCreateApi.as_view(), name="product-image-create"),
     path(
-        "products/<int:product_id>/images/<int:image_id>/",
+        "products/<id:product_id>/images/<id:image_id>/",
         ProductImageDeleteApi.as_view(),
         name="product-image-delete",
     ),

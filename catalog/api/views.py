@@ -8,13 +8,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import IsAdminUser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors, services
+from catalog.api.permissions import CatalogPermission
 from catalog.api.serializers import (
     ImageOutputSerializer,
     ImageUploadSerializer,
@@ -24,11 +24,14 @@ from catalog.api.serializers import (
 from catalog.imaging import ImageRejected
 from config.api import validated
 from config.errors import ApiError, ErrorSerializer
+from config.parsers import BoundedJSONParser
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input; the message names the problem."),
     401: OpenApiResponse(ErrorSerializer, description="No or bad credentials."),
-    403: OpenApiResponse(ErrorSerializer, description="Only staff users may use the catalog API."),
+    403: OpenApiResponse(
+        ErrorSerializer, description="The catalogue permissions are missing (store admins have them)."
+    ),
     404: OpenApiResponse(ErrorSerializer, description="No such product or photo."),
 }
 PRODUCT_EXAMPLE = OpenApiExample(
@@ -38,7 +41,7 @@ PRODUCT_EXAMPLE = OpenApiExample(
         "sku": "TEE-001-RED",
         "title": "Red cotton T-shirt",
         "brand": "Northwind",
-        "category": "t-shirts",
+        "category": "t-shirts-tops",
         "price": "19.90",
         "currency": "EUR",
         "stock": 12,
@@ -62,7 +65,8 @@ def product_response(request: Request, product_id: int, http_status: int = statu
 
 
 class ProductCreateApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [CatalogPermission]
+    catalog_model = "product"
 
     @extend_schema(
         operation_id="product_create",
@@ -82,8 +86,9 @@ class ProductCreateApi(APIView):
 
 
 class ProductDetailApi(APIView):
-    permission_classes = [IsAdminUser]
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    permission_classes = [CatalogPermission]
+    catalog_model = "product"
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
         operation_id="product_retrieve",
@@ -123,7 +128,8 @@ class ProductDetailApi(APIView):
 
 
 class ProductImageCreateApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [CatalogPermission]
+    catalog_model = "productimage"
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
@@ -134,6 +140,8 @@ class ProductImageCreateApi(APIView):
             201: OpenApiResponse(ImageOutputSerializer, description="Stored; embedding is pending."),
             200: OpenApiResponse(ImageOutputSerializer, description="These bytes are already a photo of it."),
             **ERRORS,
+            503: OpenApiResponse(ErrorSerializer, description="Photo storage refused the file; nothing stored."),
+            507: OpenApiResponse(ErrorSerializer, description="Photo storage is full; nothing stored."),
         },
         summary="Upload a photo of a product (staff); it is searchable seconds later.",
     )
@@ -145,6 +153,8 @@ class ProductImageCreateApi(APIView):
             added = services.product_image_add(product=product, data=read_upload(upload), position=data.get("position"))
         except ImageRejected as exc:
             raise ApiError(exc.code, exc.message, details={"image": [exc.message]}) from None
+        except services.StorageUnavailable as exc:
+            raise ApiError(exc.code, exc.message, status_code=exc.status) from None
         body = ImageOutputSerializer(added.image, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED if added.created else status.HTTP_200_OK)
 
@@ -159,7 +169,8 @@ def read_upload(upload: Any) -> bytes:
 
 
 class ProductImageDeleteApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [CatalogPermission]
+    catalog_model = "productimage"
 
     @extend_schema(
         operation_id="product_image_delete",

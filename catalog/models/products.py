@@ -4,13 +4,18 @@ from decimal import Decimal
 
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, ProhibitNullCharactersValidator
 from django.db import models
+
+from catalog.validation import validate_attributes
+
+# PostgreSQL text cannot hold U+0000: refused by full_clean() with the field's name, not by the driver.
+NO_NUL = [ProhibitNullCharactersValidator()]
 
 
 class Category(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=NO_NUL)
 
     class Meta:
         ordering = ["name"]
@@ -28,19 +33,19 @@ class Product(models.Model):
     expensive, so vectors are kept in embeddings.ProductVector instead.
     """
 
-    sku = models.CharField(max_length=64, unique=True)
-    title = models.CharField(max_length=300)
-    description = models.TextField(blank=True)
-    brand = models.CharField(max_length=120, blank=True, db_index=True)
+    sku = models.CharField(max_length=64, unique=True, validators=NO_NUL)
+    title = models.CharField(max_length=300, validators=NO_NUL)
+    description = models.TextField(blank=True, validators=NO_NUL)
+    brand = models.CharField(max_length=120, blank=True, db_index=True, validators=NO_NUL)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products", null=True, blank=True)
     price = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
     currency = models.CharField(max_length=3, default="EUR")
     stock = models.PositiveIntegerField(default=0)
-    attributes = models.JSONField(default=dict, blank=True)
+    attributes = models.JSONField(default=dict, blank=True, validators=[validate_attributes])
     # Variants of one product (colours, sizes) share a group; they are never
     # recommended as "similar" to each other nor flagged as duplicates.
-    product_group = models.CharField(max_length=64, blank=True, db_index=True)
-    seller = models.CharField(max_length=120, blank=True)
+    product_group = models.CharField(max_length=64, blank=True, db_index=True, validators=NO_NUL)
+    seller = models.CharField(max_length=120, blank=True, validators=NO_NUL)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

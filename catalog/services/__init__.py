@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from catalog.services.files import StorageUnavailable
 from catalog.services.images import (
     ImageAdded,
     product_image_add,
@@ -12,6 +13,7 @@ from catalog.services.products import category_get_or_create, product_create, pr
 
 __all__ = [
     "ImageAdded",
+    "StorageUnavailable",
     "category_get_or_create",
     "product_create",
     "product_delete",

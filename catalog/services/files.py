@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
-import posixpath
+import secrets
 from collections.abc import Iterable
 
 from django.core.files.base import ContentFile
@@ -14,30 +15,59 @@ from catalog.models import ProductImage
 
 logger = logging.getLogger(__name__)
 
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+class StorageUnavailable(Exception):
+    """Storage refused the photo's files (full, read-only, unreachable); nothing of the photo was kept."""
+
+    def __init__(self, code: str, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status  # 507 when storage is full, 503 otherwise
+
+
+def _unavailable(exc: OSError) -> StorageUnavailable:
+    if exc.errno in _FULL:
+        return StorageUnavailable(
+            "storage_full", "Photo storage is full; nothing was stored. Try again later.", status=507
+        )
+    reason = exc.strerror or type(exc).__name__
+    return StorageUnavailable(
+        "storage_unavailable", f"Photo storage refused the file ({reason}); nothing was stored.", status=503
+    )
+
 
 def image_files_store(*, image: ProductImage, data: bytes, inspected: InspectedImage) -> list[str]:
-    """Save the original (content-addressed path) and its JPEG thumbnails; return every name written.
+    """Save the original and its JPEG thumbnails; return every name written.
 
-    The storage picks a free name when two uploads of the same bytes race, so a
-    file is never shared between two rows and deleting one row's files is safe.
-    Thumbnail names derive from the original's stored name for the same reason.
+    Names are content-addressed plus a token of this upload's own
+    (`products/ab/<sha256>_<token>.jpg`, `thumbs/ab/<sha256>_<token>_160.jpg`):
+    two uploads of the same bytes racing never share a file, so deleting one
+    row's files is safe, and a write that fails half-way leaves a file whose
+    name is known and only ours, which is removed. Raises StorageUnavailable,
+    with nothing left behind, when storage refuses a write (full, read-only).
     """
+    stem = f"{inspected.sha256}_{secrets.token_hex(4)}"
+    planned = [(f"products/{inspected.sha256[:2]}/{stem}{inspected.suffix}", data)]
+    planned += [
+        (f"thumbs/{inspected.sha256[:2]}/{stem}_{size}.jpg", render_thumbnail(inspected.image, size))
+        for size in THUMBNAIL_SIZES
+    ]
     written: list[str] = []
     try:
-        image.file.save(f"upload{inspected.suffix}", ContentFile(data), save=False)
-        written.append(image.file.name)
-        stem = posixpath.splitext(posixpath.basename(image.file.name))[0]
-        thumbnails: dict[str, str] = {}
-        for size in THUMBNAIL_SIZES:
-            name = default_storage.save(
-                f"thumbs/{inspected.sha256[:2]}/{stem}_{size}.jpg", ContentFile(render_thumbnail(inspected.image, size))
-            )
-            written.append(name)
-            thumbnails[str(size)] = name
+        for name, content in planned:
+            written.append(name)  # before the write: a half-written file goes too
+            written[-1] = default_storage.save(name, ContentFile(content))
+    except OSError as exc:
+        image_files_delete(written)
+        raise _unavailable(exc) from exc
     except BaseException:
         image_files_delete(written)
         raise
-    image.thumbnails = thumbnails
+    image.file.name = written[0]
+    image.thumbnails = {str(size): name for size, name in zip(THUMBNAIL_SIZES, written[1:], strict=True)}
     return written
 
 

@@ -2,7 +2,8 @@
 
 Built by `manage.py build_catalog_map` (or the `catalog_map_build_task` worker task,
 through services.catalog_map_build)
-and cached as a JSON file under MEDIA_ROOT/maps/, keyed by space and encoder
+and cached as a JSON file under CATALOG_MAP_ROOT (var/maps: outside MEDIA_ROOT, which a web
+server publishes; only the staff view serves a map, after its permission check), keyed by space and encoder
 identity: when a space switches encoder the old map is simply no longer read,
 so a map never mixes two encoders' vectors and no table or migration is needed.
 
@@ -57,7 +58,7 @@ class MapFile:
 def map_file(*, space: str, encoder: str) -> MapFile:
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", encoder)[:80]
     digest = hashlib.sha1(encoder.encode()).hexdigest()[:8]
-    folder = Path(settings.MEDIA_ROOT) / "maps"
+    folder = Path(settings.CATALOG_MAP_ROOT)
     stem = f"{space}-{slug}-{digest}"
     return MapFile(space=space, encoder=encoder, points=folder / f"{stem}.json.gz", meta=folder / f"{stem}.meta.json")
 

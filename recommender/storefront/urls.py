@@ -10,5 +10,5 @@ app_name = "storefront"
 
 urlpatterns = [
     path("", pages.storefront, name="storefront"),
-    path("p/<int:product_id>/", pages.product, name="product"),
+    path("p/<id:product_id>/", pages.product, name="product"),
 ]

@@ -10,11 +10,13 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from PIL import Image
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from catalog.models import Product
+from config.roles import CATALOG_ACTIONS, CATALOG_MODELS, STORE_ADMINS
 
 
 def product(sku: str = "SKU-1", **fields: Any) -> Product:
@@ -23,11 +25,22 @@ def product(sku: str = "SKU-1", **fields: Any) -> Product:
     return Product.objects.create(sku=sku, **defaults)
 
 
+def store_admins() -> Group:
+    """The store admins' group with the catalogue's permissions (a transaction=True test's flush drops the
+    migration's rows; post_migrate brings the permissions back, so the group is made here when missing)."""
+    group, _ = Group.objects.get_or_create(name=STORE_ADMINS)
+    codenames = [f"{action}_{model}" for action in CATALOG_ACTIONS for model in CATALOG_MODELS]
+    group.permissions.set(Permission.objects.filter(content_type__app_label="catalog", codename__in=codenames))
+    return group
+
+
 def api_client(*, staff: bool, username: str = "") -> APIClient:
-    """A client authenticated with a DRF token (staff or not)."""
+    """A client authenticated with a DRF token: a store admin (staff, in the store-admins group) or a shopper."""
     user = get_user_model().objects.create_user(
         username=username or ("staff" if staff else "shopper"), password="x-long-password", is_staff=staff
     )
+    if staff:
+        user.groups.add(store_admins())
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client

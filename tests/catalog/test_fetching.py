@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from catalog.fetching import FetchError, fetch_image_bytes
+from catalog.fetching import FetchError, fetch_image_bytes, public_address
 from tests.catalog import factories
 
 PHOTO = factories.jpeg(1)
@@ -27,6 +28,16 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(302)
             self.send_header("Location", f"/hop/{left - 1}" if left > 1 else "/photo.jpg")
             self.end_headers()
+        elif self.path == "/trickle.jpg":
+            # Headers at once, then a byte at a time: every read is quick, the whole never ends.
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            for _ in range(100):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.1)
         elif self.path == "/slow.jpg":
             time.sleep(1.0)
             self._send(200, "image/jpeg", PHOTO)
@@ -102,3 +113,37 @@ def test_only_http_and_https_are_fetched() -> None:
     for url in ("file:///etc/passwd", "ftp://example.com/a.jpg", "gopher://x/"):
         with pytest.raises(FetchError, match="only http and https"):
             fetch_image_bytes(url)
+
+
+def test_one_deadline_covers_the_whole_fetch_however_fast_each_byte_comes(server: str, allow_local: Any) -> None:
+    allow_local.FETCH_TIMEOUT_SECONDS = 0.5
+    started = time.monotonic()
+
+    with pytest.raises(FetchError, match=r"not fetched within 0\.5s|timed out"):
+        fetch_image_bytes(f"{server}/trickle.jpg")
+
+    assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::a00:1",  # NAT64 local-use prefix: the site decides where it leads
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:c0a8:101::",  # 6to4 of 192.168.1.1
+        "::127.0.0.1",  # IPv4-compatible
+        "::ffff:10.0.0.1",  # IPv4-mapped
+        "224.0.0.1",  # multicast (Python calls it global)
+        "ff0e::1",  # global-scope IPv6 multicast
+        "169.254.169.254",  # cloud metadata
+    ],
+)
+def test_addresses_that_lead_to_private_or_multicast_ones_are_refused(address: str) -> None:
+    assert not public_address(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "2002:5db8:d822::"])
+def test_public_addresses_pass_including_6to4_of_a_public_one(address: str) -> None:
+    assert public_address(ipaddress.ip_address(address))

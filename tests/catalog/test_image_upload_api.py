@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +162,32 @@ def test_concurrent_uploads_of_the_same_bytes_make_one_photo(media_root: Path) -
     assert sorted(path.relative_to(media_root).as_posix() for path in new_files) == sorted(
         [image.file.name, *image.thumbnails.values()]
     )
+
+
+@pytest.fixture
+def full_media(tmp_path: Path, settings: Any) -> Iterator[Path]:
+    """MEDIA_ROOT on a 64 KiB tmpfs, nearly full: the next photo's files cannot all be written."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=True)
+    try:
+        (mount / "filler").write_bytes(b"\0" * 48 * 1024)
+        settings.MEDIA_ROOT = mount
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.mark.django_db
+def test_a_full_disk_is_a_507_and_nothing_of_the_photo_is_kept(full_media: Path) -> None:
+    product = factories.product("P-1")
+    photo = factories.jpeg(7, (900, 700))
+    assert len(photo) > 16 * 1024, "larger than the room left"
+
+    response = upload(factories.api_client(staff=True), product.pk, photo)
+
+    assert response.status_code == 507, response.content  # type: ignore[attr-defined]
+    error = response.json()["error"]  # type: ignore[attr-defined]
+    assert error["code"] == "storage_full" and "nothing was stored" in error["message"]
+    assert not ProductImage.objects.exists()
+    assert [path.name for path in full_media.rglob("*") if path.is_file()] == ["filler"], "no half-written file"

@@ -78,6 +78,38 @@ def test_it_imports_what_it_can_and_summarises_what_failed_and_why(tmp_path: Pat
     assert list(Product.objects.get(sku="OK-1").images.values_list("source", flat=True)) == ["good.jpg"]
 
 
+@pytest.mark.django_db
+def test_a_malformed_row_fails_alone_and_paths_outside_the_feeds_folder_are_not_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    (feed / "ok.jpg").write_bytes(factories.jpeg(2))
+    (tmp_path / "secret.jpg").write_bytes(factories.jpeg(3))  # beside the feed's folder, not in it
+    rows = [
+        {"sku": "IMG-5", "title": "Five", "price": "1", "images": 5},
+        {"sku": "NUL-1", "title": "Bad\u0000title", "price": "1", "images": []},
+        {"sku": "DEEP-1", "title": "Deep", "price": "1", "attributes": {"a": {"b": {"c": {"d": {"e": 1}}}}}},
+        {"sku": "ESCAPE-1", "title": "Escape", "price": "1", "images": ["../secret.jpg", str(tmp_path / "secret.jpg")]},
+        {"sku": "FINE-1", "title": "Fine", "price": "1", "images": ["ok.jpg"]},
+    ]
+    path = feed / "rows.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    with pytest.raises(CommandError, match="5 rows or photos failed"):
+        call_command("import_catalog", str(path), "--no-progress")
+
+    out = capsys.readouterr().out
+    assert 'line 1 "IMG-5": product: images must be a list of paths or URLs' in out
+    assert 'line 2 "NUL-1": product: title: Null characters are not allowed.' in out
+    assert 'line 3 "DEEP-1": product: attributes: must not nest deeper than 4 levels.' in out
+    assert out.count("outside the feed's folder") == 2
+    # The good row is in; the malformed ones left nothing behind; the escaping paths were never read.
+    assert list(Product.objects.values_list("sku", flat=True).order_by("sku")) == ["ESCAPE-1", "FINE-1"]
+    assert not ProductImage.objects.filter(product__sku="ESCAPE-1").exists()
+    assert list(Product.objects.get(sku="FINE-1").images.values_list("source", flat=True)) == ["ok.jpg"]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_interrupted_import_resumes_without_duplicates(tmp_path: Path, capsys: object) -> None:
     photos = write_photos(tmp_path, 60, size=(640, 480))

@@ -1,4 +1,4 @@
-"""/api/v1/products/ and /api/v1/products/{id}/: staff create, read, change and delete products."""
+"""/api/v1/products/ and /api/v1/products/{id}/: store admins create, read, change and delete products."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import include, path
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
@@ -15,6 +18,10 @@ from catalog.services import product_image_add
 from tests.catalog import factories
 
 pytestmark = pytest.mark.django_db
+
+
+def jpeg_upload() -> SimpleUploadedFile:
+    return SimpleUploadedFile("photo.jpg", factories.jpeg(1), content_type="image/jpeg")
 
 
 def test_staff_create_a_product_and_get_it_back() -> None:
@@ -80,6 +87,41 @@ def test_non_staff_writes_are_forbidden_and_anonymous_ones_unauthenticated() -> 
     assert Product.objects.filter(pk=product.pk, stock=5).exists()
 
 
+def test_staff_status_without_the_catalogue_permissions_writes_nothing() -> None:
+    # Given a staff merchandiser with no model permissions (the admin refuses them too)
+    product = factories.product("P-1")
+    user = get_user_model().objects.create_user(username="merch", password="x-long-password", is_staff=True)
+    client = factories.APIClient()
+    client.force_authenticate(user)
+
+    # When they try every catalogue write
+    answers = [
+        client.post("/api/v1/products/", {"sku": "X", "title": "x", "price": "1"}, format="json"),
+        client.patch(f"/api/v1/products/{product.pk}/", {"stock": 1}, format="json"),
+        client.post(f"/api/v1/products/{product.pk}/images/", {"image": jpeg_upload()}, format="multipart"),
+        client.delete(f"/api/v1/products/{product.pk}/"),
+    ]
+
+    # Then each is a 403 naming the missing permissions, and nothing changed
+    assert [answer.status_code for answer in answers] == [403] * 4
+    assert "permissions" in answers[0].json()["error"]["message"]
+    assert Product.objects.filter(pk=product.pk, stock=5).exists() and Product.objects.count() == 1
+    assert not product.images.exists()
+
+
+def test_a_user_with_the_model_permission_writes_without_being_staff() -> None:
+    user = get_user_model().objects.create_user(username="editor", password="x-long-password")
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="catalog", codename="add_product"))
+    client = factories.APIClient()
+    client.force_authenticate(user)
+
+    created = client.post("/api/v1/products/", {"sku": "NEW", "title": "New", "price": "3"}, format="json")
+    changed = client.patch(f"/api/v1/products/{created.json()['id']}/", {"stock": 2}, format="json")
+
+    assert created.status_code == 201, created.content
+    assert changed.status_code == 403, "adding is not changing"
+
+
 def test_delete_removes_the_product_its_photos_and_their_files(
     media_root: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -126,4 +168,11 @@ def test_the_catalog_endpoints_generate_an_openapi_schema_without_warnings() -> 
     assert not GENERATOR_STATS._warn_cache and not GENERATOR_STATS._error_cache
     upload = schema["paths"]["/api/v1/products/{product_id}/images/"]["post"]
     assert "multipart/form-data" in upload["requestBody"]["content"]
-    assert set(upload["responses"]) >= {"200", "201", "400", "403"}
+    assert set(upload["responses"]) >= {"200", "201", "400", "403", "507"}
+    # A file to send, not a URL string: Swagger shows a file picker, generated clients upload bytes.
+    form = upload["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert schema["components"]["schemas"][form]["properties"]["image"] == {
+        "type": "string",
+        "format": "binary",
+        "description": "JPEG, PNG, WebP, GIF (first frame), AVIF or HEIC.",
+    }

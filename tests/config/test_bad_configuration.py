@@ -69,3 +69,18 @@ def test_bad_debug_value_is_one_line(value: str) -> None:
 def test_bad_encoder_settings_are_one_line_naming_the_variable(variable: str, value: str) -> None:
     result = run_manage("check", **{variable: value})
     assert_one_line_error(result, variable)
+
+
+def test_production_settings_pass_the_deployment_checklist() -> None:
+    # What a production environment sets: no DEBUG, a real secret, its host names. The rest are defaults.
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY="k" + "".join(chr(33 + (n * 7) % 90) for n in range(60)),
+        ALLOWED_HOSTS="shop.example",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout

@@ -60,7 +60,7 @@ def test_readyz_reports_ready_then_names_the_stopped_broker(
 
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.json()
-    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "encoders": "ok"}
 
     process.kill()
     process.wait()

@@ -39,6 +39,7 @@ def unit(values: Sequence[float]) -> list[float]:
 @pytest.fixture(autouse=True)
 def private_media(settings: Any, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.CATALOG_MAP_ROOT = tmp_path / "maps"
     return Path(settings.MEDIA_ROOT)
 
 

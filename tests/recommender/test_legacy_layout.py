@@ -31,6 +31,8 @@ DATABASE = "lookalike_legacy_layout_test"
 DUPLICATE_MODELS: tuple[str, ...] = importlib.import_module(
     "recommender.duplicates.migrations.0002_adopt_content_types"
 ).MODELS
+# Apps installed since the one-app layout, whose migrations create tables of their own.
+NEWER_APPS = {"axes"}
 LOG_ID = uuid.UUID("5b2f0c1e-2f8e-4c1a-9d1f-5b0e7a1c9e42")
 
 
@@ -133,8 +135,11 @@ def test_the_one_app_layout_migrates_in_place_keeping_tables_rows_and_permission
 
     manage("migrate", "--no-input")
 
-    # No table created, dropped or renamed; every row where it was.
-    assert tables(db) == before
+    # No table dropped or renamed (the only new ones belong to apps the old layout did not have);
+    # every row where it was.
+    after = tables(db)
+    assert before <= after
+    assert {table.split("_", 1)[0] for table in after - before} <= NEWER_APPS
     assert db.execute("SELECT id, similarity FROM recommender_duplicatepair").fetchall() == [(7, 0.93)]
     assert db.execute("SELECT id, representative_id FROM recommender_duplicategroup").fetchall() == [(3, 1)]
     assert db.execute("SELECT id FROM recommender_recommendationlog").fetchall() == [(LOG_ID,)]

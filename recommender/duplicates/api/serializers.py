@@ -8,6 +8,7 @@ from django.core.files.storage import default_storage
 from rest_framework import serializers
 
 from catalog.models import Category, ProductImage
+from config.api import MAX_OFFSET, id_field
 from recommender.duplicates.models import Decision, GroupStatus
 from recommender.duplicates.thresholds import TIER_CHOICES
 
@@ -21,7 +22,7 @@ class QueueParams(serializers.Serializer):
     )
     category = serializers.SlugField(required=False, help_text="Category slug (of the group's representative).")
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
     def validate_category(self, slug: str) -> int:
         category_id = Category.objects.filter(slug=slug).values_list("pk", flat=True).first()
@@ -32,9 +33,7 @@ class QueueParams(serializers.Serializer):
 
 class ResolveInput(serializers.Serializer):
     decision = serializers.ChoiceField(choices=[Decision.DUPLICATE.value, Decision.NOT_DUPLICATE.value])
-    keep = serializers.IntegerField(
-        required=False, min_value=1, help_text="Product id to keep; required when decision is duplicate."
-    )
+    keep = id_field(required=False, help_text="Product id to keep; required when decision is duplicate.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["decision"] == Decision.DUPLICATE and attrs.get("keep") is None:

@@ -13,7 +13,7 @@ from recommender.duplicates.api.views import (
 
 urlpatterns = [
     path("duplicates/", DuplicateQueueApi.as_view(), name="duplicates-list"),
-    path("duplicates/<int:group_id>/", DuplicateGroupApi.as_view(), name="duplicates-detail"),
-    path("duplicates/<int:group_id>/resolve/", DuplicateResolveApi.as_view(), name="duplicates-resolve"),
-    path("duplicates/<int:group_id>/restore/", DuplicateRestoreApi.as_view(), name="duplicates-restore"),
+    path("duplicates/<id:group_id>/", DuplicateGroupApi.as_view(), name="duplicates-detail"),
+    path("duplicates/<id:group_id>/resolve/", DuplicateResolveApi.as_view(), name="duplicates-resolve"),
+    path("duplicates/<id:group_id>/restore/", DuplicateRestoreApi.as_view(), name="duplicates-restore"),
 ]

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import page_envelope, validated
-from config.errors import ApiError
+from config.errors import ApiError, ErrorSerializer
 from config.roles import is_merchandiser
 from recommender.duplicates import selectors
 from recommender.duplicates.api.serializers import (
@@ -26,6 +26,17 @@ from recommender.duplicates.decisions import DecisionError, duplicate_group_reso
 from recommender.duplicates.models import DuplicateGroup
 
 _DECISION_STATUS = {"not_found": 404, "already_resolved": 409, "not_restorable": 409}
+_ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="A bad parameter or body; the message names it."),
+    401: OpenApiResponse(ErrorSerializer, description="No or bad credentials."),
+    403: OpenApiResponse(ErrorSerializer, description="Only merchandisers and staff review duplicates."),
+    404: OpenApiResponse(ErrorSerializer, description="No such group (it may have been regrouped)."),
+    409: OpenApiResponse(ErrorSerializer, description="The group is not in a state that allows this decision."),
+}
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: _ERRORS[code] for code in codes}
 
 
 class IsMerchandiser(permissions.BasePermission):
@@ -61,7 +72,7 @@ class DuplicateQueueApi(MerchandiserApi):
         operation_id="duplicates_list",
         summary="Duplicate groups to review",
         parameters=[QueueParams],
-        responses={200: GroupPageSerializer},
+        responses={200: GroupPageSerializer, **_errors(400, 401, 403)},
         tags=["duplicates"],
     )
     def get(self, request: Request) -> Response:
@@ -82,7 +93,9 @@ class DuplicateQueueApi(MerchandiserApi):
 
 
 class DuplicateGroupApi(MerchandiserApi):
-    @extend_schema(operation_id="duplicates_get", responses={200: GroupSerializer}, tags=["duplicates"])
+    @extend_schema(
+        operation_id="duplicates_get", responses={200: GroupSerializer, **_errors(401, 403, 404)}, tags=["duplicates"]
+    )
     def get(self, request: Request, group_id: int) -> Response:
         return _group_response(request, group_id)
 
@@ -92,7 +105,7 @@ class DuplicateResolveApi(MerchandiserApi):
         operation_id="duplicates_resolve",
         summary="Decide a group: duplicate (keep one, deactivate the others) or not_duplicate (remembered)",
         request=ResolveInput,
-        responses={200: GroupSerializer, 400: OpenApiResponse(description="Bad decision or keep"), 409: None},
+        responses={200: GroupSerializer, **_errors(400, 401, 403, 404, 409)},
         tags=["duplicates"],
     )
     def post(self, request: Request, group_id: int) -> Response:
@@ -111,7 +124,7 @@ class DuplicateRestoreApi(MerchandiserApi):
         operation_id="duplicates_restore",
         summary="Undo a duplicate decision: reactivate the listings it deactivated and reopen the group",
         request=None,
-        responses={200: GroupSerializer, 409: None},
+        responses={200: GroupSerializer, **_errors(401, 403, 404, 409)},
         tags=["duplicates"],
     )
     def post(self, request: Request, group_id: int) -> Response:

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Category
+from config.api import MAX_OFFSET, FiniteFloatField, id_field
 from config.errors import ApiError
 from recommender.storefront.selectors.filters import ProductFilters
 from recommender.storefront.selectors.spaces import Mode
@@ -63,7 +64,7 @@ class FilterParams(serializers.Serializer):
 
 class PageParams(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=12)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
@@ -75,9 +76,9 @@ class PageParams(serializers.Serializer):
 
 class VectorParams(serializers.Serializer):
     mode = serializers.ChoiceField(choices=[m.value for m in Mode], default=Mode.HYBRID.value)
-    visual_weight = serializers.FloatField(min_value=0, max_value=1, default=0.5)
-    semantic_weight = serializers.FloatField(min_value=0, max_value=1, default=0.5)
-    diversity = serializers.FloatField(
+    visual_weight = FiniteFloatField(min_value=0, max_value=1, default=0.5)
+    semantic_weight = FiniteFloatField(min_value=0, max_value=1, default=0.5)
+    diversity = FiniteFloatField(
         min_value=0, max_value=1, default=0.0, help_text="0: pure relevance; 1: as varied as possible (MMR)."
     )
 
@@ -89,7 +90,7 @@ class VectorParams(serializers.Serializer):
 
 
 class SimilarParams(FilterParams, PageParams, VectorParams):
-    max_similarity = serializers.FloatField(
+    max_similarity = FiniteFloatField(
         min_value=0,
         max_value=1,
         default=0.97,
@@ -99,7 +100,7 @@ class SimilarParams(FilterParams, PageParams, VectorParams):
 
 class SearchParams(FilterParams, PageParams):
     q = serializers.CharField(help_text="The shopper's words.", trim_whitespace=True)
-    text_weight = serializers.FloatField(
+    text_weight = FiniteFloatField(
         min_value=0, max_value=1, default=0.5, help_text="Share of full-text matches in the blend (0: vectors only)."
     )
 
@@ -175,12 +176,12 @@ class RecommendationFilters(FilterParams):
 
 
 class RecommendationParams(PageParams):
-    viewed = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=100, default=list)
-    liked = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=100, default=list)
-    disliked = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=100, default=list)
+    viewed = serializers.ListField(child=id_field(), max_length=100, default=list)
+    liked = serializers.ListField(child=id_field(), max_length=100, default=list)
+    disliked = serializers.ListField(child=id_field(), max_length=100, default=list)
     query = serializers.CharField(required=False, allow_blank=True, help_text="Optional words, as in /search/.")
     filters = RecommendationFilters(required=False, help_text="in_stock defaults to true here.")
-    diversity = serializers.FloatField(min_value=0, max_value=1, default=0.3)
+    diversity = FiniteFloatField(min_value=0, max_value=1, default=0.3)
 
     def validate_query(self, value: str) -> str:
         limit = settings.SEARCH_MAX_QUERY_LENGTH

@@ -48,6 +48,11 @@ class DiagnosticsSerializer(serializers.Serializer):
     spaces_queried = serializers.ListField(child=serializers.CharField(), required=False)
     weights = serializers.DictField(child=serializers.FloatField(), required=False)
     clusters = serializers.IntegerField(required=False, help_text="Cold start: visual clusters of the catalogue.")
+    ignored_ids = serializers.DictField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        required=False,
+        help_text="/recommendations/: history ids that name no product (deleted, or never there), left out.",
+    )
     filters_applied = serializers.DictField(help_text='The filters as understood, e.g. {"attr.color": "red"}.')
     encoders = serializers.DictField(child=serializers.CharField(), help_text="Encoder identity per space.")
     elapsed_ms = serializers.FloatField()

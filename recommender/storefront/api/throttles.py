@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from config.client_ip import client_address
 from config.roles import is_storefront
 
 
@@ -43,6 +44,10 @@ class ShopperRateThrottle(SimpleRateThrottle):
         if is_storefront(user):
             return "storefront"
         return "user"
+
+    def get_ident(self, request: Request) -> str:
+        # The one client-address rule (NUM_PROXIES), shared with the sign-in lockout.
+        return client_address(request._request)
 
     def get_cache_key(self, request: Request, view: Any) -> str:
         user = request.user

@@ -10,7 +10,7 @@ from recommender.storefront.api.views.search_image import ImageSearchApi
 from recommender.storefront.api.views.similar import SimilarProductsApi
 
 urlpatterns = [
-    path("products/<int:product_id>/similar/", SimilarProductsApi.as_view(), name="products-similar"),
+    path("products/<id:product_id>/similar/", SimilarProductsApi.as_view(), name="products-similar"),
     path("search/", SearchApi.as_view(), name="search"),
     path("search/image/", ImageSearchApi.as_view(), name="search-image"),
     path("recommendations/", RecommendationsApi.as_view(), name="recommendations"),

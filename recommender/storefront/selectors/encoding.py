@@ -21,6 +21,19 @@ if TYPE_CHECKING:
     from embeddings.encoders.base import Encoder
 
 
+def _not_warming_up() -> None:
+    from embeddings import warmup
+
+    if warmup.loading():
+        # The process is loading its models (seconds after a start): say so rather than hang the request.
+        raise ApiError(
+            "warming_up",
+            "The search models are still loading after a restart; retry in a few seconds.",
+            status_code=503,
+            wait=warmup.RETRY_AFTER_SECONDS,
+        )
+
+
 def _loaded(active: ActiveEncoder) -> Encoder:
     from embeddings.encoders import WeightsUnavailableError, get_encoder
 
@@ -52,6 +65,7 @@ def _require(encoders: dict[str, ActiveEncoder], space: str) -> ActiveEncoder:
 
 def text_query_vector(text: str, encoders: dict[str, ActiveEncoder]) -> np.ndarray:
     """The semantic space's text tower applied to `text` (float32, unit length)."""
+    _not_warming_up()
     encoder = _loaded(_require(encoders, "semantic"))
     if not encoder.supports_text:
         raise ApiError(
@@ -63,6 +77,7 @@ def text_query_vector(text: str, encoders: dict[str, ActiveEncoder]) -> np.ndarr
 
 def image_query_vectors(image: Image.Image, encoders: dict[str, ActiveEncoder]) -> dict[str, np.ndarray]:
     """The photo in every space that has an active encoder (float32, unit length)."""
+    _not_warming_up()
     if not encoders:
         raise ApiError("not_ready", "No vectors yet: nothing has been embedded.", status_code=503)
     return {space: _loaded(active).encode_images([image])[0] for space, active in encoders.items()}

@@ -85,16 +85,34 @@ def _rocchio(centroids: dict[str, np.ndarray], extra: np.ndarray | None = None) 
     return query / norm if norm > 1e-6 else None
 
 
+def _history_products(request: ColdStart) -> tuple[set[str], dict[str, list[int]]]:
+    """The disliked products' variant groups, and the history's ids that name no product (one query)."""
+    examples = {*request.viewed, *request.liked, *request.disliked}
+    rows = Product.objects.filter(id__in=examples).values_list("id", "product_group") if examples else []
+    known = dict(rows)
+    groups = {known[pid] for pid in request.disliked if known.get(pid)}
+    history = {"viewed": request.viewed, "liked": request.liked, "disliked": request.disliked}
+    unknown = {name: sorted(set(ids) - set(known)) for name, ids in history.items()}
+    return groups, {name: ids for name, ids in unknown.items() if ids}
+
+
 def recommendations(request: ColdStart, *, encoders: dict[str, ActiveEncoder]) -> Ranking:
+    """Rocchio over the history's vectors (and words); a diverse starter set without either.
+
+    Ids that name no product (deleted since the storefront remembered them, or never
+    there) are left out and listed in diagnostics.ignored_ids: a history outlives
+    the catalogue it was made on, so this is no error.
+    """
+    disliked_groups, unknown = _history_products(request)
+    ranking = _recommend(request, encoders, disliked_groups)
+    if unknown:
+        ranking.diagnostics["ignored_ids"] = unknown
+    return ranking
+
+
+def _recommend(request: ColdStart, encoders: dict[str, ActiveEncoder], disliked_groups: set[str]) -> Ranking:
     examples = {*request.viewed, *request.liked, *request.disliked}
     # The shopper has seen these; variants of a disliked product are unwanted too.
-    disliked_groups = (
-        Product.objects.filter(id__in=request.disliked)
-        .exclude(product_group="")
-        .values_list("product_group", flat=True)
-        if request.disliked
-        else []
-    )
     exclusions = Exclusions(product_ids=tuple(sorted(examples)), product_groups=tuple(sorted(set(disliked_groups))))
     centroids = _centroids(request, encoders) if examples else {}
     vectors: dict[str, np.ndarray] = {}

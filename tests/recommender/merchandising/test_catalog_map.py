@@ -3,6 +3,7 @@ from __future__ import annotations
 import gzip
 import json
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -103,6 +104,25 @@ def test_the_map_page_serves_the_points_gzipped_and_thumbnails_on_demand(
     assert json.loads(gzip.decompress(b"".join(points.streaming_content)))["count"] == 8  # type: ignore[attr-defined]
     assert list(thumbnails["products"]) == [str(first)]
     assert thumbnails["products"][str(first)]["url"].startswith("/media/thumbs/160/")
+
+
+@pytest.mark.django_db
+def test_the_map_is_private_to_staff_and_never_published_under_media(
+    merchandiser: Client, shop: Shop, encoders: None, settings: Any
+) -> None:
+    anonymous = Client()
+    clustered_catalog(shop, per_cluster=4)
+    call_command("build_catalog_map", "--space=visual", stdout=StringIO())
+    built = catalog_map_current("visual")
+    assert built is not None
+
+    # Nothing of the map lies under MEDIA_ROOT, which the web server publishes as /media/.
+    assert not list(Path(settings.MEDIA_ROOT).rglob("*.json*"))
+    assert built.points.is_relative_to(Path(settings.CATALOG_MAP_ROOT))
+    assert anonymous.get(f"/media/maps/{built.points.name}").status_code == 404
+    # The staff view serves it to merchandisers only.
+    assert anonymous.get("/staff/map/visual/points.json").status_code == 302
+    assert merchandiser.get("/staff/map/visual/points.json").status_code == 200
 
 
 @pytest.mark.django_db

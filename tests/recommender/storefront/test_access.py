@@ -92,3 +92,25 @@ def test_anonymous_shoppers_may_post_to_the_read_endpoints(client: Client, simil
 
     assert response.status_code == 200
     assert response.json()["count"] == 1
+
+
+def test_x_forwarded_for_cannot_buy_an_anonymous_shopper_a_fresh_budget(
+    client: Client, rates: None, similar_url: str
+) -> None:
+    # No proxy configured (NUM_PROXIES=0): the header is the client's own words, not its address.
+    made = [client.get(similar_url, headers={"x-forwarded-for": f"198.51.100.{n}"}).status_code for n in range(3)]
+
+    assert made == [200, 200, 429]
+
+
+def test_behind_one_proxy_the_address_it_appended_is_the_client(
+    client: Client, rates: None, similar_url: str, settings: SettingsWrapper
+) -> None:
+    settings.NUM_PROXIES = 1
+
+    def get(forwarded: str) -> int:
+        return client.get(similar_url, headers={"x-forwarded-for": forwarded}).status_code
+
+    # Whatever the client puts in front, the proxy's entry (the last one) decides the bucket.
+    assert [get(f"{spoof}, 203.0.113.5") for spoof in ("1.1.1.1", "2.2.2.2", "3.3.3.3")] == [200, 200, 429]
+    assert get("1.1.1.1, 203.0.113.6") == 200, "another shopper behind the same proxy has a budget of its own"

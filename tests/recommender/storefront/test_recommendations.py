@@ -122,6 +122,24 @@ def test_viewed_products_are_combined_and_never_shown_again(
     assert not set(viewed) & set(ids(response))
 
 
+def test_ids_that_name_no_product_are_left_out_and_said_so(client: Client, clustered: dict[int, list[Product]]) -> None:
+    liked = [clustered[2][0].id, 999_999_999]
+
+    response = post(client, {"liked": liked, "disliked": [888_888_888], "limit": 2, "diversity": 0})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 2 and {cluster_of(pid, clustered) for pid in ids(response)} == {2}
+    assert body["diagnostics"]["ignored_ids"] == {"liked": [999_999_999], "disliked": [888_888_888]}
+
+
+def test_a_form_encoded_body_is_refused_rather_than_read_without_its_nested_filters(client: Client) -> None:
+    response = client.post(URL, {"liked": "1", "filters": "max_price=80"})
+
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
 def test_diversity_spreads_a_history_over_clusters(client: Client, clustered: dict[int, list[Product]]) -> None:
     liked = [clustered[0][0].id]
 

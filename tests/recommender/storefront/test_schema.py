@@ -56,4 +56,4 @@ def test_query_parameters_and_bodies_are_described(schema: dict) -> None:
     image = schema["paths"]["/api/v1/search/image/"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/json"} <= set(image)
     recommendations = schema["paths"]["/api/v1/recommendations/"]["post"]["requestBody"]["content"]["application/json"]
-    assert recommendations["schema"] == {"$ref": "#/components/schemas/RecommendationParams"}
+    assert recommendations["schema"] == {"$ref": "#/components/schemas/RecommendationParamsRequest"}

@@ -30,7 +30,7 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
         400: "A bad parameter; the message names it.",
         404: "Unknown product.",
         429: "Throttled; the Retry-After header says when to come back.",
-        503: "The encoder needed for this query cannot be loaded.",
+        503: "The encoder this query needs cannot be loaded, or is still loading after a start (Retry-After).",
     }
     return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in codes}
 

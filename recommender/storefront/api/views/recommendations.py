@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import validated
+from config.parsers import BoundedJSONParser
 from recommender.storefront.api.params import RecommendationParams, product_filters
 from recommender.storefront.api.responses import ranked_response
 from recommender.storefront.api.serializers import RankedListSerializer
@@ -33,6 +34,9 @@ STARTER_EXAMPLE = {
 
 
 class RecommendationsApi(ShopperApi):
+    # JSON only: a form cannot carry the nested `filters` object, and silently dropping it would mislead.
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         operation_id="recommendations",
         summary="Cold-start recommendations",

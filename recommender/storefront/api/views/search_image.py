@@ -6,13 +6,14 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from catalog.imaging import ImageRejected, inspect_image
 from config.api import validated
 from config.errors import ApiError
+from config.parsers import BoundedJSONParser
 from recommender.storefront.api.params import ImageSearchParams, product_filters
 from recommender.storefront.api.responses import ranked_response
 from recommender.storefront.api.serializers import RankedListSerializer
@@ -40,7 +41,7 @@ def _photo_bytes(params: dict[str, Any]) -> bytes:
 
 
 class ImageSearchApi(ShopperApi):
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, BoundedJSONParser]
 
     @extend_schema(
         operation_id="search_image",
