@@ -1,4 +1,8 @@
-"""The Celery app: Redis broker and results, JSON only, explicit time limits."""
+"""The Celery app: Redis broker and results, JSON only, explicit time limits.
+
+Values that an operator may change (the broker, concurrency, the beat schedule)
+are CELERY_* settings in config/settings.py; what is fixed by design is here.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,6 @@ app = Celery("lookalike")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
     task_serializer="json",
-    result_serializer="json",
     accept_content=["json"],
     task_default_queue=Queue.DEFAULT.value,
     task_queues=[KombuQueue(name) for name in ALL_QUEUES],
@@ -27,24 +30,10 @@ app.conf.update(
     task_time_limit=600,
     task_soft_time_limit=540,
     worker_prefetch_multiplier=1,
-    result_expires=3600,
     broker_connection_retry_on_startup=True,
     # A message not acked within this window is redelivered (acks_late tasks
     # whose worker died); longer than any task's time limit.
     broker_transport_options={"visibility_timeout": 3600},
-    beat_schedule={
-        # Re-enqueues photos left pending longer than EMBEDDING_PENDING_TIMEOUT (lost message, killed worker).
-        "embeddings-sweep-pending": {"task": "embeddings.sweep_pending_images", "schedule": 30.0},
-        # Storefront bookkeeping: cold-start clusters recomputed before their cache expires; log retention.
-        "storefront-refresh-starter-clusters": {
-            "task": "recommender.storefront.tasks.refresh_starter_clusters",
-            "schedule": 1800.0,
-        },
-        "storefront-prune-logs": {
-            "task": "recommender.storefront.tasks.prune_recommendation_logs",
-            "schedule": 86400.0,
-        },
-    },
 )
 # Each installed app's tasks module (recommender.storefront.tasks, recommender.duplicates.tasks, ...).
 app.autodiscover_tasks()

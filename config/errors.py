@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError, connection
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -65,6 +67,13 @@ def _message_for(exc: exceptions.APIException, details: Any) -> str:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away mid-request (a restart, a failover): a 503 to retry, not a 500.
+        # Its connection is dropped, so the next request opens a fresh one.
+        connection.close_if_unusable_or_obsolete()
+        exc = ApiError(
+            "database_unavailable", "The database cannot be reached; retry shortly.", status_code=503, wait=5
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):
@@ -90,7 +99,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return response
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    """No API route matched: the envelope, not Django's HTML page (in DEBUG too)."""
+    """No API route matched: the envelope, not Django's HTML page (in DEBUG too).
+
+    CSRF-exempt like every DRF view: it changes nothing, and without it a POST to a path
+    that names no resource (an id that is no id) got the CSRF middleware's HTML 403, not a 404.
+    """
     message = f"No API endpoint matches {request.path}."
     return JsonResponse({"error": {"code": "not_found", "message": message, "details": {}}}, status=404)

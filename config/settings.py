@@ -118,7 +118,10 @@ REDIS_URL = env_str("REDIS_URL") or embedded.LOCAL_REDIS_URL
 if not REDIS_URL.startswith(("redis://", "rediss://", "redis+socket://")):
     raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or redis+socket://, got {REDIS_URL!r}")
 CELERY_BROKER_URL = REDIS_URL
-CELERY_RESULT_BACKEND = REDIS_URL
+# No result backend: no caller waits for a task's result, and Celery's Redis result backend
+# subscribes on every send and, after a broker outage, leaves the web process unable to send
+# again until it restarts ("The Celery application must be restarted").
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 1, minimum=1)
 # Seconds an image may stay pending before the sweeper re-enqueues it.
@@ -127,6 +130,22 @@ EMBEDDING_PENDING_TIMEOUT = env_int("EMBEDDING_PENDING_TIMEOUT", 120, minimum=5)
 EMBEDDING_CLAIM_BATCH_SIZE = env_int(
     env_renamed("EMBEDDING_CLAIM_BATCH_SIZE", "EMBEDDING_BATCH_SIZE"), 64, minimum=1, maximum=4096
 )
+# Seconds between two sweeps for photos left pending (a lost message, a killed worker, a broker outage).
+EMBEDDING_SWEEP_INTERVAL = env_int("EMBEDDING_SWEEP_INTERVAL", 30, minimum=1)
+# Read by the one `beat` (manage.py worker --beat).
+CELERY_BEAT_SCHEDULE = {
+    # Re-enqueues photos left pending longer than EMBEDDING_PENDING_TIMEOUT.
+    "embeddings-sweep-pending": {
+        "task": "embeddings.sweep_pending_images",
+        "schedule": float(EMBEDDING_SWEEP_INTERVAL),
+    },
+    # Storefront bookkeeping: cold-start clusters recomputed before their cache expires; log retention.
+    "storefront-refresh-starter-clusters": {
+        "task": "recommender.storefront.tasks.refresh_starter_clusters",
+        "schedule": 1800.0,
+    },
+    "storefront-prune-logs": {"task": "recommender.storefront.tasks.prune_recommendation_logs", "schedule": 86400.0},
+}
 # Celery task names sent the ids of freshly embedded photos once their vectors commit.
 EMBEDDING_DONE_TASKS = env_list(
     "EMBEDDING_DONE_TASKS", default=["recommender.duplicates.tasks.duplicates_check_images"]

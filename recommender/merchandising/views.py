@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.cache import cache
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -9,11 +11,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from config.queues import TRANSIENT_ERRORS
 from embeddings.models import Space
 from recommender.merchandising.permissions import merchandiser_required
 from recommender.merchandising.selectors import MAX_MATRIX_PRODUCTS, catalog_map_current, similarity_matrix
 from recommender.merchandising.tasks import BUILD_TIME_LIMIT, building_key, catalog_map_build_task
 from recommender.storefront.selectors import cards
+
+logger = logging.getLogger(__name__)
 
 MATRIX_NUMBERS_UP_TO = 12  # larger matrices show their values on hover only (cells are too small for text)
 MAX_MAP_THUMBNAILS = 400  # the map asks for pictures only once fewer points than this are on screen
@@ -140,5 +145,14 @@ def catalog_map_rebuild(request: HttpRequest) -> HttpResponse:
         raise Http404("Unknown space.")
     # cache.add is atomic in Redis: of two clicks, only the first enqueues a build.
     if cache.add(building_key(space), True, timeout=BUILD_TIME_LIMIT):
-        transaction.on_commit(lambda: catalog_map_build_task.delay(space))
+        transaction.on_commit(lambda: _enqueue_map_build(space))
     return redirect(f"{reverse('merchandising:map')}?space={space}")
+
+
+def _enqueue_map_build(space: str) -> None:
+    try:
+        catalog_map_build_task.delay(space)
+    except TRANSIENT_ERRORS:
+        # The broker is down: nothing will build, so the page must not say "building"; a later click retries.
+        logger.exception("could not enqueue the catalog map build of %s", space)
+        cache.delete(building_key(space))

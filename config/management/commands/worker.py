@@ -37,6 +37,9 @@ class Command(BaseCommand):
             "--without-mingle",
         ]
         if options["beat"]:
+            # Beat keeps its last-run times in a file; without its folder it dies at start, silently
+            # leaving every periodic task (the pending-photo sweeper) undone.
+            settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
             argv += ["--beat", f"--schedule={settings.VAR_DIR / 'celerybeat-schedule'}"]
         if options["hostname"]:
             argv.append(f"--hostname={options['hostname']}")
