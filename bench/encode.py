@@ -1,15 +1,18 @@
-"""Encoder throughput from JPEG bytes to normalised vectors: baseline loop vs the batched path.
+"""Encoder throughput from JPEG bytes to normalised vectors: the one-image-at-a-time loop vs the production path.
 
-Baseline: one image at a time, fp32, full-size decode, no worker threads: the loop a first
-implementation writes. Optimised: ``Encoder.encode_images`` (draft decoding, thread-pool
-preprocessing overlapped with inference, batching, and bf16 where asked). Both run on the
-same model object in the same process, so the ratio isolates the pipeline.
+Baseline: one image at a time, fp32, full-size decode, no worker threads, torch, the model
+as its package ships it (for EfficientNet: BatchNorm and pads unfused), and for the lite pair
+one forward per space: the loop a first implementation writes. Production: what the worker
+runs (embeddings.encoders.joint.encode_images_together): draft decoding on a thread pool
+overlapped with the forward pass, batching, the shared lite backbone, on each backend asked
+for (ONNX Runtime, torch). Everything runs in one process on the same weights.
 
-DINOv2-B/14 and SigLIP-B/16 use their real architectures with random weights (speed does not
+DINOv2 and SigLIP use their real architectures with random weights (speed does not
 depend on the values) unless --real-weights finds the real ones on disk.
 
-CPU (short):   python -m bench.encode --device cpu --n 64 --baseline-n 16
-H100 (pair):   python -m bench.encode --device cuda --n 20000 --models dinov2-base,siglip-base-patch16-224 --pair
+CPU:          python -m bench.encode --device cpu --n 192 --baseline-n 32
+CPU, ViTs:    python -m bench.encode --device cpu --models dinov2-small,dinov2-base,siglip-base-patch16-224 --n 32
+H100 (pair):  python -m bench.encode --device cuda --n 20000 --models dinov2-base,siglip-base-patch16-224 --pair
 """
 
 from __future__ import annotations
@@ -19,12 +22,9 @@ import io
 import json
 import os
 import platform
-import queue
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +34,19 @@ from PIL import Image, ImageOps
 
 from bench.photo_corpus import upload_like_jpegs
 from bench.random_checkpoints import register_random
-from embeddings.encoders import EncoderOptions, configure, decode_image, weights_available
-from embeddings.encoders.base import TorchImageEncoder, l2_normalise
+from embeddings.encoders import EncoderOptions, configure, options, weights_available
+from embeddings.encoders.backends import TorchTower
+from embeddings.encoders.base import Encoder, ImageEncoder, l2_rows
+from embeddings.encoders.cores import available_cores, thread_budget
 from embeddings.encoders.families import efficientnet_lite
 from embeddings.encoders.families.conse import ConseEncoder
-from embeddings.encoders.families.efficientnet_lite import EfficientNetLiteEncoder
+from embeddings.encoders.joint import encode_images_together
 from embeddings.encoders.loader import load_encoder
 from embeddings.encoders.registry import EncoderSpec, get_spec
 from embeddings.encoders.runtime import Runtime, select_runtime
 
-DEFAULT_MODELS = "efficientnet-lite0,conse-minilm,dinov2-base,siglip-base-patch16-224"
+DEFAULT_MODELS = "efficientnet-lite0,conse-minilm"
+LITE_PAIR = ("efficientnet-lite0", "conse-minilm")
 
 
 @dataclass
@@ -51,6 +54,7 @@ class Result:
     model: str
     weights: str
     device: str
+    backend: str
     batch_size: int
     n: int
     baseline_n: int
@@ -67,48 +71,58 @@ def spec_for(name: str, real_weights: bool) -> tuple[EncoderSpec, str]:
     return spec, "real"
 
 
-def compile_encoder(encoder: TorchImageEncoder) -> None:
-    """torch.compile the module each family runs per batch (bench flag; first batches pay the compile)."""
-    target: Any = encoder
-    if hasattr(target, "model") and hasattr(target.model, "vision_model"):
-        target.model.vision_model = torch.compile(target.model.vision_model)
-    elif hasattr(target, "model"):
-        target.model = torch.compile(target.model)
-    elif hasattr(target, "network"):
-        target.network.extract_features = torch.compile(target.network.extract_features)
+def load_on(spec: EncoderSpec, runtime: Runtime, backend: str) -> ImageEncoder:
+    configure(replace(options.current(), backend=backend))  # type: ignore[arg-type]
+    encoder = load_encoder(spec, runtime)
+    assert isinstance(encoder, ImageEncoder)
+    return encoder
 
 
-def baseline_forward(encoder: TorchImageEncoder) -> Any:
-    """Batch-of-one forward on the model as its package ships it (for EfficientNet: BN and pads unfused)."""
-    if isinstance(encoder, EfficientNetLiteEncoder | ConseEncoder):
+def compile_tower(encoder: ImageEncoder) -> None:
+    """torch.compile the tower's module (bench flag; the first batches pay the compile)."""
+    if isinstance(encoder.tower, TorchTower):
+        encoder.tower.module = torch.compile(encoder.tower.module)  # type: ignore[assignment]
+
+
+def baseline_vectors(encoder: ImageEncoder, blobs: Sequence[bytes]) -> np.ndarray:
+    """The first implementation's loop: full-size decode, batch of one, fp32 torch, one forward per space."""
+    if isinstance(encoder, ConseEncoder) or encoder.name == "efficientnet-lite0":
         stock = efficientnet_lite.load_stock_network(efficientnet_lite.weights_file(encoder.spec)).to(
             encoder.runtime.device
         )
+        normalise = efficientnet_lite.FeatureTower(stock, encoder.preprocess).normalise
 
-        def forward(pixels: torch.Tensor) -> torch.Tensor:
-            features = stock.extract_features(pixels).mean(dim=(2, 3))
-            if isinstance(encoder, EfficientNetLiteEncoder):
-                return features
-            top, classes = stock._fc(features).softmax(dim=-1).topk(encoder.top_k, dim=-1)
-            return (top.unsqueeze(-1) * encoder.class_vectors[classes]).sum(dim=1)
+        def forward(pixels: torch.Tensor) -> np.ndarray:
+            features = stock.extract_features(normalise(pixels)).mean(dim=(2, 3))
+            if not isinstance(encoder, ConseEncoder):
+                return features.numpy()
+            return encoder.head(features.numpy())
 
-        return forward
-    return encoder._forward
+    else:
+        module = TorchTower(getattr(encoder.tower, "module", None) or _torch_module(encoder), encoder.runtime).module
 
+        def forward(pixels: torch.Tensor) -> np.ndarray:
+            return module(pixels).float().numpy()
 
-def baseline_vectors(encoder: TorchImageEncoder, forward: Any, blobs: Sequence[bytes]) -> np.ndarray:
-    """The loop a first implementation writes: full-size decode, one image per forward, fp32."""
     rows = []
+    # The first implementation runs torch with its default threads (every core), not the worker's budget.
+    budget = torch.get_num_threads()
+    torch.set_num_threads(available_cores())
     with torch.inference_mode():
         for blob in blobs:
             image = ImageOps.exif_transpose(Image.open(io.BytesIO(blob))).convert("RGB")
-            pixels = encoder._to_tensor([encoder.preprocess.pixels(image)])
-            rows.append(l2_normalise(forward(pixels)))
-    return np.concatenate(rows)
+            rows.append(forward(torch.from_numpy(encoder.preprocess.pixels(image)[None].copy())))
+    torch.set_num_threads(budget)
+    return l2_rows(np.concatenate(rows))
+
+
+def _torch_module(encoder: ImageEncoder) -> torch.nn.Module:
+    torch_twin = load_on(encoder.spec, encoder.runtime, "torch")
+    return torch_twin.tower.module  # type: ignore[attr-defined]
 
 
 def best_of(repeats: int, function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    """Fastest of ``repeats`` runs: the machine is shared, and the minimum is the least disturbed."""
+    """Fastest of ``repeats`` runs: the minimum is the least disturbed."""
     value, best = None, float("inf")
     for _ in range(repeats):
         value, seconds = timed(function, *args, **kwargs)
@@ -124,61 +138,48 @@ def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
     return value, time.perf_counter() - start
 
 
-def bench_one(args: argparse.Namespace, name: str, runtime: Runtime, blobs: list[bytes]) -> Result:
-    spec, weights = spec_for(name, args.real_weights)
-    encoder = load_encoder(spec, runtime)
-    assert isinstance(encoder, TorchImageEncoder)
-    if args.compile:
-        compile_encoder(encoder)
-    encoder.encode_images(blobs[: args.warmup], batch_size=args.batch_size)  # allocator, kernels, compile
-    optimised, seconds = best_of(args.repeats, encoder.encode_images, blobs[: args.n], batch_size=args.batch_size)
-    result = Result(name, weights, runtime.label, args.batch_size, args.n, 0, None, args.n / seconds, None, None)
+def bench_encoders(
+    args: argparse.Namespace, names: Sequence[str], runtime: Runtime, backend: str, blobs: list[bytes]
+) -> Result:
+    """`names` encoded together, as the worker encodes its spaces (one name: that encoder alone)."""
+    loaded = [spec_for(name, args.real_weights) for name in names]
+    encoders: list[Encoder] = [load_on(spec, runtime, backend) for spec, _ in loaded]
+    for encoder in encoders:
+        if args.compile:
+            compile_tower(encoder)  # type: ignore[arg-type]
+    encode_images_together(encoders, blobs[: args.warmup])  # allocator, kernels, compile
+    optimised, seconds = best_of(args.repeats, encode_images_together, encoders, blobs[: args.n])
+    result = Result(
+        "+".join(names),
+        ",".join(sorted({weights for _, weights in loaded})),
+        runtime.label,
+        backend,
+        args.batch_size,
+        args.n,
+        0,
+        None,
+        args.n / seconds,
+        None,
+        None,
+    )
     if args.baseline_n > 0:
-        fp32 = encoder if runtime.autocast_dtype is None else load_encoder(spec, Runtime(runtime.device, None))
-        assert isinstance(fp32, TorchImageEncoder)
-        forward = baseline_forward(fp32)
-        baseline_vectors(fp32, forward, blobs[:1])
-        baseline, base_seconds = best_of(args.repeats, baseline_vectors, fp32, forward, blobs[: args.baseline_n])
+        sample = blobs[: args.baseline_n]
+
+        def baseline() -> list[np.ndarray]:
+            return [baseline_vectors(encoder, sample) for encoder in encoders]  # type: ignore[arg-type]
+
+        baseline()  # warm
+        reference, base_seconds = best_of(args.repeats, baseline)
         result.baseline_n = args.baseline_n
         result.baseline_img_s = args.baseline_n / base_seconds
         result.speedup = result.optimised_img_s / result.baseline_img_s
-        result.min_cosine_vs_baseline = float(np.sum(baseline * optimised[: args.baseline_n], axis=1).min())
+        result.min_cosine_vs_baseline = float(
+            min(
+                np.sum(ref * opt[: args.baseline_n], axis=1).min()
+                for ref, opt in zip(reference, optimised, strict=True)
+            )
+        )
     return result
-
-
-def bench_pair(args: argparse.Namespace, names: list[str], runtime: Runtime, blobs: list[bytes]) -> Result:
-    """Both spaces for every image: decode once (thread pool), feed both encoders chunk by chunk."""
-    encoders = []
-    for name in names:
-        encoder = load_encoder(spec_for(name, args.real_weights)[0], runtime)
-        assert isinstance(encoder, TorchImageEncoder)
-        if args.compile:
-            compile_encoder(encoder)
-        encoder.encode_images(blobs[: args.warmup], batch_size=args.batch_size)
-        encoders.append(encoder)
-    decode_size = max(encoder.preprocess.decode_size for encoder in encoders)
-    chunk = args.batch_size * 4
-    decoded: queue.Queue[list[Image.Image] | None] = queue.Queue(maxsize=2)
-
-    def produce() -> None:
-        with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            for start in range(0, len(blobs), chunk):
-                part = blobs[start : start + chunk]
-                decoded.put(list(pool.map(lambda blob: decode_image(blob, min_size=decode_size), part)))
-        decoded.put(None)
-
-    def consume() -> int:
-        done = 0
-        producer = threading.Thread(target=produce, daemon=True)
-        producer.start()
-        while (images := decoded.get()) is not None:
-            for encoder in encoders:
-                encoder.encode_images(images, batch_size=args.batch_size)
-            done += len(images)
-        return done
-
-    done, seconds = timed(consume)
-    return Result("+".join(names), "random", runtime.label, args.batch_size, done, 0, None, done / seconds, None, None)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -189,8 +190,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=64, help="images through the optimised path")
     parser.add_argument("--baseline-n", type=int, default=None, help="images through the baseline loop (0: skip)")
     parser.add_argument("--models", default=DEFAULT_MODELS)
-    parser.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1), help="decode threads")
-    parser.add_argument("--pair", action="store_true", help="also time dinov2+siglip on the same images")
+    parser.add_argument("--workers", type=int, default=None, help="decode threads (default: the worker's budget)")
+    parser.add_argument("--backends", default="onnx,torch", help="comma list of onnx,torch (CPU fp32 only for onnx)")
+    parser.add_argument("--pair", action="store_true", help="also time all --models together (both spaces)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the per-batch modules")
     parser.add_argument("--real-weights", action="store_true", help="use real weights where found locally")
     parser.add_argument(
@@ -201,18 +203,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per path; the fastest counts")
     parser.add_argument("--warmup", type=int, default=None, help="images through each path first (default: 1 batch)")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=None, help="compute threads (default: the worker's budget)")
     parser.add_argument("--json", type=Path, default=None, help="write results here")
     args = parser.parse_args(argv)
-    configure(
-        EncoderOptions(decode_workers=args.workers, model_dir=args.model_dir.expanduser() if args.model_dir else None)
-    )
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
     base_runtime = select_runtime(args.device, "fp32")
     on_gpu = base_runtime.device.type != "cpu"
     args.batch_size = args.batch_size or (256 if on_gpu else 16)
+    configure(
+        EncoderOptions(
+            decode_workers=args.workers,
+            compute_threads=args.threads,
+            forward_batch_size=args.batch_size,
+            model_dir=args.model_dir.expanduser() if args.model_dir else None,
+            # The worker's cache: graphs exported once are reused by later runs, as in production.
+            onnx_cache_dir=Path("var/onnx").resolve(),
+        )
+    )
     args.warmup = args.warmup if args.warmup is not None else args.batch_size
     if args.baseline_n is None:
         args.baseline_n = 200 if on_gpu else min(16, args.n)
@@ -221,27 +227,41 @@ def main(argv: Sequence[str] | None = None) -> None:
     names = [name.strip() for name in args.models.split(",") if name.strip()]
 
     results: list[Result] = []
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     for runtime in runtimes:
-        for name in names:
-            # The baseline is fp32 by definition: measure it once, with the first runtime.
-            args_for_run = argparse.Namespace(
-                **{**vars(args), "baseline_n": args.baseline_n if runtime is runtimes[0] else 0}
-            )
-            results.append(bench_one(args_for_run, name, runtime, blobs))
-            print(json.dumps(asdict(results[-1])), flush=True)
-    if args.pair:
-        results.append(bench_pair(args, names, runtimes[0], blobs[: args.n]))
-        print(json.dumps(asdict(results[-1])), flush=True)
+        cpu_fp32 = runtime.device.type == "cpu" and runtime.autocast_dtype is None
+        for backend in [b for b in backends if b == "torch" or cpu_fp32]:
+            groups: list[tuple[str, ...]] = [(name,) for name in names]
+            if args.pair or set(LITE_PAIR) <= set(names):
+                # The worker's unit of work: every space of a photo (the lite pair shares one pass).
+                groups.append(tuple(names) if args.pair else LITE_PAIR)
+            for group in groups:
+                # The baseline is fp32 torch by definition: measured with the first backend and runtime only.
+                first = runtime is runtimes[0] and backend == backends[0]
+                run_args = argparse.Namespace(**{**vars(args), "baseline_n": args.baseline_n if first else 0})
+                results.append(bench_encoders(run_args, group, runtime, backend, blobs))
+                print(json.dumps(asdict(results[-1])), flush=True)
 
     machine = torch.cuda.get_device_name() if on_gpu and torch.cuda.is_available() else platform.processor() or "cpu"
-    print(f"\n{machine}, torch {torch.__version__}, {torch.get_num_threads()} threads, {args.workers} decode workers")
-    print("| model | weights | device | batch | baseline img/s | optimised img/s | speed-up | min cos |")
-    print("|---|---|---|---|---|---|---|---|")
+    budget = thread_budget()
+    print(f"\n{machine}, torch {torch.__version__}, {budget.compute} compute threads, {budget.decode} decode threads")
+    print("| model | weights | device | backend | batch | baseline img/s | production img/s | speed-up | min cos |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         base = f"{r.baseline_img_s:.1f}" if r.baseline_img_s else "-"
         gain = f"{r.speedup:.1f}x" if r.speedup else "-"
         cos = f"{r.min_cosine_vs_baseline:.4f}" if r.min_cosine_vs_baseline is not None else "-"
-        cells = [r.model, r.weights, r.device, str(r.batch_size), base, f"{r.optimised_img_s:.1f}", gain, cos]
+        cells = [
+            r.model,
+            r.weights,
+            r.device,
+            r.backend,
+            str(r.batch_size),
+            base,
+            f"{r.optimised_img_s:.1f}",
+            gain,
+            cos,
+        ]
         print("| " + " | ".join(cells) + " |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

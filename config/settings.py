@@ -165,8 +165,17 @@ EMBEDDINGS_CPU_DTYPE = env_choice("EMBEDDINGS_CPU_DTYPE", "auto", ["auto", "bf16
 EMBEDDINGS_FORWARD_BATCH_SIZE = env_int(
     env_renamed("EMBEDDINGS_FORWARD_BATCH_SIZE", "EMBEDDINGS_BATCH_SIZE"), 0, minimum=0, maximum=4096
 )
-# Threads decoding and resizing photos beside the forward pass; 0 means min(8, cores).
+# Who runs the forward pass: auto is ONNX Runtime for fp32 on the CPU, torch on GPUs and bf16 CPUs.
+EMBEDDINGS_BACKEND = env_choice("EMBEDDINGS_BACKEND", "auto", ["auto", "torch", "onnx"])
+# Exported ONNX graphs, one per encoder identity (made on first use, checked on every load).
+EMBEDDINGS_ONNX_CACHE_DIR = Path(
+    env_str("EMBEDDINGS_ONNX_CACHE_DIR")
+    or (Path(EMBEDDINGS_MODEL_DIR) / ".onnx" if EMBEDDINGS_MODEL_DIR else VAR_DIR / "onnx")
+)
+# Threads decoding and resizing photos beside the forward pass; 0: a quarter of the cores (at least one).
 EMBEDDINGS_DECODE_WORKERS = env_int("EMBEDDINGS_DECODE_WORKERS", 0, minimum=0, maximum=64)
+# Threads of one forward pass; 0: the cores this process may use, less the decode threads (never more).
+EMBEDDINGS_COMPUTE_THREADS = env_int("EMBEDDINGS_COMPUTE_THREADS", 0, minimum=0, maximum=256)
 # Web processes load the query encoders at start (embeddings/warmup.py) instead of on the first search.
 WEB_PRELOAD_ENCODERS = env_bool("WEB_PRELOAD_ENCODERS", default=True)
 # huggingface_hub reads these itself; the encoders need them to say why weights are missing.
@@ -272,6 +281,11 @@ SPECTACULAR_SETTINGS = {
     # Request bodies get components of their own, so a multipart file field is `format: binary`
     # (an upload in Swagger and in generated clients), not the response's URL string.
     "COMPONENT_SPLIT_REQUEST": True,
+    # An optional query parameter sent empty counts as not sent (config/api.py says why).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.optional_query_parameters_may_be_empty",
+    ],
 }
 # Throttle counters must be shared by every web process: keep them in Redis. A database of
 # their own (CACHE_URL=redis://host:6379/1) keeps a cache flush away from the broker's messages.

@@ -16,7 +16,7 @@ class EmbeddingsConfig(AppConfig):
         from django.conf import settings
 
         from embeddings.encoders import EncoderOptions, configure
-        from embeddings.encoders.options import DeviceChoice, DtypeChoice
+        from embeddings.encoders.options import BackendChoice, DeviceChoice, DtypeChoice
 
         configure(
             EncoderOptions(
@@ -27,5 +27,8 @@ class EmbeddingsConfig(AppConfig):
                 decode_workers=settings.EMBEDDINGS_DECODE_WORKERS or None,
                 model_dir=Path(settings.EMBEDDINGS_MODEL_DIR).expanduser() if settings.EMBEDDINGS_MODEL_DIR else None,
                 hub_offline=settings.HF_HUB_OFFLINE,
+                backend=cast(BackendChoice, settings.EMBEDDINGS_BACKEND),
+                onnx_cache_dir=settings.EMBEDDINGS_ONNX_CACHE_DIR,
+                compute_threads=settings.EMBEDDINGS_COMPUTE_THREADS or None,
             )
         )

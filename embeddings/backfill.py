@@ -22,7 +22,7 @@ from catalog.models import EmbeddingStatus, ProductImage
 from embeddings.encoders import get_encoder
 from embeddings.encoders.base import Encoder
 from embeddings.models import EncoderState, ImageVector
-from embeddings.pipeline import decode_claimed
+from embeddings.pipeline import encode_claimed, read_claimed
 from embeddings.selectors import configured_encoder_name
 from embeddings.services import (
     image_vectors_write,
@@ -108,10 +108,9 @@ def _embed_batch(
     worker embedding one of them and keeps a concurrent delete from racing
     the vector's foreign key; photos deleted or re-queued meanwhile are skipped.
     """
-    size = max(getattr(getattr(encoder, "preprocess", None), "decode_size", 0) or 0, encoder.spec.image_size)
-    decoded, failed = decode_claimed(batch, min_size=size)
-    ready = [image for image in batch if image.pk in decoded]
-    vectors = encoder.encode_images([decoded[image.pk] for image in ready]) if ready else None
+    data, failed = read_claimed(batch)
+    ready, (vectors,), undecodable = encode_claimed([encoder], batch, data)
+    failed.update(undecodable)
     with transaction.atomic():
         versions = dict(
             ProductImage.objects.select_for_update()
@@ -120,7 +119,7 @@ def _embed_batch(
             .values_list("id", "version")
         )
         keep = [i for i, image in enumerate(ready) if versions.get(image.pk) == image.version]
-        if not keep or vectors is None:
+        if not keep:
             return 0, failed
         chosen = [ready[i] for i in keep]
         image_vectors_write(

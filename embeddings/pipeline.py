@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -31,20 +30,17 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
-from PIL import Image
 
 from catalog.models import EmbeddingStatus, ProductImage
 from embeddings.encoders import ImageDecodeError, WeightsUnavailableError, decode_image, get_encoder
 from embeddings.encoders.base import Encoder
+from embeddings.encoders.joint import encode_images_together
 from embeddings.hooks import embedding_done_notify
 from embeddings.models import Space
 from embeddings.selectors import configured_encoder_name, encoders_to_write
 from embeddings.services import image_vectors_write, product_vectors_recompute, space_encoder_register
 
 logger = logging.getLogger(__name__)
-
-# Decoding releases the GIL; a couple of threads keep a small CPU busy while one waits on I/O.
-DECODE_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -140,18 +136,17 @@ def embed_batch(*, preferred: Sequence[int], batch_size: int, targets: Sequence[
         if not claimed:
             return outcome
         outcome.claimed = len(claimed)
-        decoded, outcome.failed = decode_claimed(claimed, min_size=_decode_size(targets))
-        ready = [image for image in claimed if image.pk in decoded]
-        pictures = [decoded[image.pk] for image in ready]
-        for target in targets:
-            vectors = target.encoder.encode_images(pictures) if pictures else np.zeros((0, target.encoder.dim))
+        data, outcome.failed = read_claimed(claimed)
+        ready, vectors, undecodable = encode_claimed([target.encoder for target in targets], claimed, data)
+        outcome.failed.update(undecodable)
+        for target, space_vectors in zip(targets, vectors, strict=True):
             image_vectors_write(
                 space=target.space,
                 encoder=target.identity,
                 image_ids=[image.pk for image in ready],
                 product_ids=[image.product_id for image in ready],
                 image_versions=[image.version for image in ready],
-                vectors=vectors,
+                vectors=space_vectors,
             )
         now = timezone.now()
         outcome.done = [image.pk for image in ready]
@@ -189,39 +184,45 @@ def claim_pending(*, preferred: Sequence[int], limit: int) -> list[ProductImage]
     return list(query[:limit])
 
 
-def _decode_size(targets: Sequence[Target]) -> int:
-    sizes = [getattr(getattr(t.encoder, "preprocess", None), "decode_size", 0) for t in targets]
-    return max([int(size) for size in sizes if size] or [max(t.encoder.spec.image_size for t in targets)])
+def read_claimed(images: Sequence[ProductImage]) -> tuple[dict[int, bytes], dict[int, str]]:
+    """Each photo's stored bytes; a missing file is a permanent failure of that photo alone.
 
-
-def decode_claimed(images: Sequence[ProductImage], *, min_size: int) -> tuple[dict[int, Image.Image], dict[int, str]]:
-    """Read and decode each photo once for every space; permanent failures come back with their reason.
-
-    A missing or undecodable file will not get better on retry, so it is a
-    failure of that photo alone. Other I/O errors propagate: the task retries.
+    Other I/O errors propagate: the task retries. Decoding happens in the
+    encoders' thread pool, overlapping the previous batch's forward pass.
     """
-
-    def load(image: ProductImage) -> Image.Image | str:
+    data: dict[int, bytes] = {}
+    failed: dict[int, str] = {}
+    for image in images:
         try:
             with image.file.open("rb") as handle:
-                data = handle.read()
+                data[image.pk] = handle.read()
         except FileNotFoundError:
-            return f"file missing from storage: {image.file.name}"
-        try:
-            return decode_image(data, max_pixels=settings.IMAGE_MAX_PIXELS, min_size=min_size)
-        except ImageDecodeError as exc:
-            return f"cannot decode the stored file: {exc}"
+            failed[image.pk] = f"file missing from storage: {image.file.name}"
+    return data, failed
 
-    with ThreadPoolExecutor(max_workers=min(DECODE_THREADS, len(images))) as pool:
-        results = list(pool.map(load, images))
-    decoded: dict[int, Image.Image] = {}
+
+def encode_claimed(
+    encoders: Sequence[Encoder], images: Sequence[ProductImage], data: dict[int, bytes]
+) -> tuple[list[ProductImage], list[np.ndarray], dict[int, str]]:
+    """(the photos encoded, each encoder's vectors of them, the undecodable ones with their reason).
+
+    An undecodable file will not get better on retry, so it fails alone: uploads were
+    decoded in full before they were stored, so this is rare (a file damaged in
+    storage), and only then is each photo decoded once more to find the culprit.
+    """
+    ready = [image for image in images if image.pk in data]
+    try:
+        return ready, encode_images_together(encoders, [data[image.pk] for image in ready]), {}
+    except ImageDecodeError:
+        pass
     failed: dict[int, str] = {}
-    for image, result in zip(images, results, strict=True):
-        if isinstance(result, str):
-            failed[image.pk] = result
-        else:
-            decoded[image.pk] = result
-    return decoded, failed
+    for image in ready:
+        try:
+            decode_image(data[image.pk], max_pixels=settings.IMAGE_MAX_PIXELS)
+        except ImageDecodeError as exc:
+            failed[image.pk] = f"cannot decode the stored file: {exc}"
+    ready = [image for image in ready if image.pk not in failed]
+    return ready, encode_images_together(encoders, [data[image.pk] for image in ready]), failed
 
 
 SWEEP_LIMIT = 10_000

@@ -1,9 +1,13 @@
-"""The Encoder interface and the batched, overlapped image path every family shares."""
+"""The Encoder interface and the batched, overlapped image path every family shares.
+
+A family provides a tower (backends.py: its forward pass as one module, on torch
+or ONNX Runtime) and, where the tower's output is not the vector itself, a
+`head` turning raw outputs into vectors. Decoding and resizing run on a thread
+pool while the tower runs the previous batch.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import os
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -13,6 +17,8 @@ import numpy as np
 import torch
 
 from embeddings.encoders import options
+from embeddings.encoders.backends import Tower
+from embeddings.encoders.cores import thread_budget
 from embeddings.encoders.images import DEFAULT_MAX_PIXELS
 from embeddings.encoders.preprocess import ImageInput, Preprocess
 from embeddings.encoders.registry import EncoderSpec
@@ -42,18 +48,40 @@ class Encoder(ABC):
         return f"<{type(self).__name__} {self.identity} dim={self.dim}>"
 
 
-def l2_normalise(vectors: torch.Tensor) -> np.ndarray:
-    vectors = vectors.float()
-    vectors = vectors / vectors.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    return vectors.cpu().numpy().astype(np.float32, copy=False)
+def l2_rows(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
 
-class TorchImageEncoder(Encoder):
-    """Decode and resize on a thread pool while the model runs the previous batch.
+class PixelNormalise(torch.nn.Module):
+    """uint8 (n, H, W, 3) -> float (n, 3, H, W), (x / 255 - mean) / std: the first layer of every image tower.
 
-    Pillow releases the GIL while decoding and resizing, so on a GPU box the workers keep
-    the card fed; on a small CPU box the overlap still hides most of the decode time.
+    Inside the tower, so that uint8 crosses to the GPU (4x less than float32) and
+    ONNX Runtime fuses it with the first convolution.
     """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, preprocess: Preprocess) -> None:
+        super().__init__()
+        # Buffers: they follow the module to its device and into the exported graph.
+        self.register_buffer("mean", torch.tensor(preprocess.mean).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("std", torch.tensor(preprocess.std).view(1, 3, 1, 1) * 255.0)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return (pixels.permute(0, 3, 1, 2).float() - self.mean) / self.std
+
+
+def example_pixels(preprocess: Preprocess, count: int = 2) -> torch.Tensor:
+    """A batch shaped like the tower's input, for tracing an export."""
+    height, width = preprocess.output_size
+    return torch.zeros((count, height, width, 3), dtype=torch.uint8)
+
+
+class ImageEncoder(Encoder):
+    """An image tower fed with batches prepared on a thread pool, one batch ahead."""
 
     def __init__(
         self,
@@ -62,37 +90,30 @@ class TorchImageEncoder(Encoder):
         identity: str,
         runtime: Runtime,
         preprocess: Preprocess,
+        tower: Tower,
+        backbone: str | None = None,
         batch_size: int | None = None,
     ) -> None:
         super().__init__(spec=spec, identity=identity)
         self.runtime = runtime
         self.preprocess = preprocess
-        chosen = options.current()
+        self.tower = tower
+        # Encoders naming the same backbone (and preprocessing) compute the same raw outputs and
+        # differ only in their head: joint.py runs the tower once for all of them.
+        self.backbone = backbone
         # Measured on a 2-core CPU: gains flatten past 16; GPUs want hundreds in flight.
-        self.batch_size = batch_size or chosen.forward_batch_size or (256 if runtime.device.type == "cuda" else 16)
+        chosen = options.current().forward_batch_size
+        self.batch_size = batch_size or chosen or (256 if runtime.device.type == "cuda" else 16)
         self.max_pixels = DEFAULT_MAX_PIXELS
-        workers = chosen.decode_workers or min(8, os.cpu_count() or 1)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"decode-{self.name}")
-        device = runtime.device
-        self._mean = torch.tensor(preprocess.mean, device=device).view(1, 3, 1, 1) * 255.0
-        self._std = torch.tensor(preprocess.std, device=device).view(1, 3, 1, 1) * 255.0
+        self._pool = ThreadPoolExecutor(max_workers=thread_budget().decode, thread_name_prefix=f"decode-{self.name}")
 
-    @abstractmethod
-    def _forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Normalised (n, 3, H, W) float pixels -> (n, dim) embeddings, not yet L2-normalised."""
+    @property
+    def backend(self) -> str:
+        return self.tower.backend
 
-    def _autocast(self) -> contextlib.AbstractContextManager[object]:
-        dtype = self.runtime.autocast_dtype
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.runtime.device.type, dtype=dtype)
-
-    def _to_tensor(self, batch: list[np.ndarray]) -> torch.Tensor:
-        pixels = torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2)
-        if self.runtime.device.type == "cuda":
-            # uint8 crosses PCIe (4x less than float32); pinned memory lets the copy overlap compute.
-            pixels = pixels.pin_memory().to(self.runtime.device, non_blocking=True)
-        return ((pixels.float() - self._mean) / self._std).contiguous()
+    def head(self, raw: np.ndarray) -> np.ndarray:
+        """The tower's first output -> vectors (not yet normalised). The identity, unless the family adds a head."""
+        return raw
 
     def _prepare(self, image: ImageInput) -> np.ndarray:
         return self.preprocess.pixels(image, max_pixels=self.max_pixels)
@@ -126,17 +147,14 @@ class TorchImageEncoder(Encoder):
             for future in pending:
                 future.cancel()
 
+    def raw_outputs(self, images: Sequence[ImageInput], *, batch_size: int | None = None) -> np.ndarray:
+        """The tower's first output for every image, float32, before any head: shared-backbone encoders reuse it."""
+        outputs = [self.tower(np.stack(batch))[0] for batch in self._prefetched(images, batch_size or self.batch_size)]
+        return np.concatenate(outputs) if outputs else np.zeros((0, 0), dtype=np.float32)
+
     def encode_images(self, images: Sequence[ImageInput], *, batch_size: int | None = None) -> np.ndarray:
         """Raises ImageDecodeError for the first undecodable item: validate uploads with
         decode_image first when one bad file must not fail its neighbours."""
-        size = batch_size or self.batch_size
         if len(images) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        outputs: list[np.ndarray] = []
-        with torch.inference_mode():
-            for batch in self._prefetched(images, size):
-                pixels = self._to_tensor(batch)
-                with self._autocast():
-                    embedded = self._forward(pixels)
-                outputs.append(l2_normalise(embedded))
-        return np.concatenate(outputs)
+        return l2_rows(self.head(self.raw_outputs(images, batch_size=batch_size)))

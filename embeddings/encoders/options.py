@@ -13,6 +13,7 @@ from typing import Literal, get_args
 
 DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
 DtypeChoice = Literal["auto", "bf16", "fp32"]
+BackendChoice = Literal["auto", "torch", "onnx"]
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,21 @@ class EncoderOptions:
     model_dir: Path | None = None
     # No hub downloads (huggingface_hub reads HF_HUB_OFFLINE itself; this decides our message).
     hub_offline: bool = False
+    # Who runs the forward pass: auto is ONNX Runtime for fp32 on the CPU, torch everywhere else.
+    backend: BackendChoice = "auto"
+    # Where exported ONNX graphs are kept (one per encoder identity); None: no cache, torch only.
+    onnx_cache_dir: Path | None = None
+    # Threads of one forward pass; None: the cores this process may use, less the decode threads.
+    compute_threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.device not in get_args(DeviceChoice):
             raise ValueError(f"device must be one of {', '.join(get_args(DeviceChoice))}, got {self.device!r}")
         if self.cpu_dtype not in get_args(DtypeChoice):
             raise ValueError(f"cpu_dtype must be one of {', '.join(get_args(DtypeChoice))}, got {self.cpu_dtype!r}")
-        for name in ("forward_batch_size", "decode_workers"):
+        if self.backend not in get_args(BackendChoice):
+            raise ValueError(f"backend must be one of {', '.join(get_args(BackendChoice))}, got {self.backend!r}")
+        for name in ("forward_batch_size", "decode_workers", "compute_threads"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")

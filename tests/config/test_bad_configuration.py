@@ -61,6 +61,8 @@ def test_bad_debug_value_is_one_line(value: str) -> None:
     [
         ("EMBEDDINGS_DEVICE", "gpu"),
         ("EMBEDDINGS_CPU_DTYPE", "fp16"),
+        ("EMBEDDINGS_BACKEND", "tensorrt"),
+        ("EMBEDDINGS_COMPUTE_THREADS", "-2"),
         ("EMBEDDINGS_FORWARD_BATCH_SIZE", "-1"),
         ("EMBEDDINGS_DECODE_WORKERS", "many"),
         ("EMBEDDING_CLAIM_BATCH_SIZE", "0"),

@@ -129,20 +129,24 @@ def test_a_postgresql_restart_under_a_running_web_and_worker_costs_no_500_and_no
             # and both processes carry on by themselves: new uploads are stored and everything gets embedded
             status, _ = web.upload(int(product_id), factories.jpeg(999), token=token)
             assert status == 201
-            accepted = str(answers.count(201) + 1)
+            accepted = answers.count(201) + 1
             done = (
                 "from catalog.models import ProductImage; from embeddings.models import ImageVector; "
                 "print(ProductImage.objects.count(), ProductImage.objects.filter(embedding_status='done').count(), "
                 "ImageVector.objects.count())"
             )
-            wait_for(
-                lambda: (
-                    manage(env, "shell", "-c", done).split()[-3:] == [str(accepted), str(accepted), str(2 * accepted)]
-                ),
-                timeout=180,
-                interval=2,
-                what=f"every accepted photo embedded once (logs: {worker.log_path}, {web.log_path})",
-            )
+            seen: list[list[str]] = []
+
+            def all_embedded_once() -> bool:
+                seen.append(manage(env, "shell", "-c", done).split()[-3:])
+                return seen[-1] == [str(accepted), str(accepted), str(2 * accepted)]
+
+            try:
+                wait_for(all_embedded_once, timeout=180, interval=2, what="every accepted photo embedded once")
+            except BaseException:
+                raise AssertionError(
+                    f"answers {answers}; photos, done, vectors: {seen[-1]} (logs: {worker.log_path}, {web.log_path})"
+                ) from None
         finally:
             web.stop()
             worker.stop()

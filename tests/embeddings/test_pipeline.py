@@ -56,6 +56,19 @@ def test_one_call_embeds_its_photos_and_tops_the_batch_up_with_other_pending_one
     assert ProductVector.objects.filter(product=first[0].product).count() == 2
 
 
+def test_an_idle_worker_embeds_a_lone_upload_at_once_and_a_backlog_in_full_batches() -> None:
+    # Latency: with one photo pending, the batch is that photo; nothing waits for a batch to fill.
+    (lone,) = add_photos(1, sku="LONE")
+    alone = pipeline.embed_images(image_ids=[lone.pk], batch_size=64)
+    assert (alone.claimed, alone.done) == (1, [lone.pk])
+
+    # Throughput: under a backlog every claim is a full batch, the rest left for the next message.
+    backlog = add_photos(10, sku="MANY", seed=20)
+    first = pipeline.embed_images(image_ids=[backlog[0].pk], batch_size=4)
+    assert first.claimed == 4
+    assert ProductImage.objects.filter(embedding_status="pending").count() == 6
+
+
 def test_a_product_vector_is_the_normalised_mean_of_its_done_photos() -> None:
     images = add_photos(3)
     pipeline.embed_images(image_ids=[image.pk for image in images])

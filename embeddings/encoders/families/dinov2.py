@@ -13,30 +13,39 @@ from typing import Any
 import torch
 
 from embeddings.encoders import preprocess, sources
-from embeddings.encoders.base import TorchImageEncoder
+from embeddings.encoders.backends import build_tower
+from embeddings.encoders.base import ImageEncoder, PixelNormalise, example_pixels
 from embeddings.encoders.families import hf
 from embeddings.encoders.registry import EncoderSpec
 from embeddings.encoders.runtime import Runtime
 
 
-class Dinov2Encoder(TorchImageEncoder):
-    def __init__(self, *, model: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.model = model
+class PooledTower(torch.nn.Module):
+    """uint8 pixels -> the CLS token after the final layer norm."""
 
-    def _forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        output = self.model(pixel_values=pixels)
-        pooled: torch.Tensor = output.pooler_output
+    def __init__(self, model: Any, normalise: PixelNormalise) -> None:
+        super().__init__()
+        self.model = model
+        self.normalise = normalise
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        pooled: torch.Tensor = self.model(pixel_values=self.normalise(pixels)).pooler_output
         return pooled
 
 
-def load(spec: EncoderSpec, runtime: Runtime) -> Dinov2Encoder:
+def load(spec: EncoderSpec, runtime: Runtime) -> ImageEncoder:
     directory = sources.resolve(spec, spec.source)
     model = hf.load_model(spec, directory, runtime)
-    return Dinov2Encoder(
-        model=model,
-        spec=spec,
-        identity=hf.identity(spec, directory),
+    steps = preprocess.from_hf_config(directory)
+    identity = hf.identity(spec, directory)
+    tower = build_tower(
+        PooledTower(model, PixelNormalise(steps).to(runtime.device)),
+        name=spec.name,
+        key=f"{identity}|image",
         runtime=runtime,
-        preprocess=preprocess.from_hf_config(directory),
+        examples=(example_pixels(steps),),
+        input_names=["pixels"],
+        output_names=["pooled"],
+        dynamic_axes={"pixels": {0: "n"}, "pooled": {0: "n"}},
     )
+    return ImageEncoder(spec=spec, identity=identity, runtime=runtime, preprocess=steps, tower=tower)

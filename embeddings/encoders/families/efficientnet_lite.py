@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from embeddings.encoders import sources
-from embeddings.encoders.base import TorchImageEncoder
+from embeddings.encoders.backends import Tower, build_tower
+from embeddings.encoders.base import ImageEncoder, PixelNormalise, example_pixels
 from embeddings.encoders.errors import WeightsUnavailableError
 from embeddings.encoders.preprocess import Preprocess
 from embeddings.encoders.registry import EncoderSpec
@@ -104,21 +105,52 @@ def pooled_features(network: Any, pixels: torch.Tensor) -> torch.Tensor:
     return features.mean(dim=(2, 3))
 
 
-class EfficientNetLiteEncoder(TorchImageEncoder):
-    def __init__(self, *, network: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+class FeatureTower(torch.nn.Module):
+    """uint8 pixels -> the 1280-d globally pooled features (the visual vector, before L2)."""
+
+    def __init__(self, network: Any, preprocess: Preprocess) -> None:
+        super().__init__()
+        self.normalise = PixelNormalise(preprocess)
         self.network = network
 
-    def _forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return pooled_features(self.network, pixels)
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return pooled_features(self.network, self.normalise(pixels))
 
 
-def load(spec: EncoderSpec, runtime: Runtime) -> EfficientNetLiteEncoder:
+def feature_tower(spec: EncoderSpec, runtime: Runtime) -> tuple[Tower, Path, Any]:
+    """The pooled-feature tower of the weights `spec` names, the weights file, and the torch network.
+
+    Keyed by the weights' digest alone: the visual encoder and ConSE (which puts a
+    classifier head on the same features) share one exported graph, and one pass.
+    """
     path = weights_file(spec)
-    return EfficientNetLiteEncoder(
-        network=load_network(path, runtime),
+    network = load_network(path, runtime)
+    preprocess = preprocessing(spec.image_size)
+    tower = build_tower(
+        FeatureTower(network, preprocess).to(runtime.device),
+        name=spec.name,
+        key=f"{ARCHITECTURE}-features@{sources.content_digest([path])}|{spec.image_size}",
+        runtime=runtime,
+        examples=(example_pixels(preprocess),),
+        input_names=["pixels"],
+        output_names=["features"],
+        dynamic_axes={"pixels": {0: "n"}, "features": {0: "n"}},
+    )
+    return tower, path, network
+
+
+def backbone_key(path: Path) -> str:
+    return f"{ARCHITECTURE}@{sources.content_digest([path])}"
+
+
+def load(spec: EncoderSpec, runtime: Runtime) -> ImageEncoder:
+    """The visual space: pooled features, L2-normalised; ConSE reuses the same features (its `backbone`)."""
+    tower, path, _ = feature_tower(spec, runtime)
+    return ImageEncoder(
+        backbone=backbone_key(path),
         spec=spec,
         identity=f"{spec.name}@{sources.content_digest([path])}",
         runtime=runtime,
         preprocess=preprocessing(spec.image_size),
+        tower=tower,
     )

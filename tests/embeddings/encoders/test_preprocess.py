@@ -6,18 +6,20 @@ import numpy as np
 import torch
 from PIL import Image
 
-from embeddings.encoders.base import Encoder, TorchImageEncoder
+from embeddings.encoders.base import Encoder, ImageEncoder, PixelNormalise
 from embeddings.encoders.families.efficientnet_lite import preprocessing
 
 
-def normalised(encoder: TorchImageEncoder, image: Image.Image) -> np.ndarray:
-    return encoder._to_tensor([encoder._prepare(image)]).numpy()
+def normalised(encoder: ImageEncoder, image: Image.Image) -> np.ndarray:
+    """What the tower's first layer sees: our resize and crop, then the tower's normalisation."""
+    pixels = torch.from_numpy(encoder._prepare(image)[None])
+    return PixelNormalise(encoder.preprocess)(pixels).numpy()
 
 
 def test_dinov2_matches_bit_image_processor(tiny_dinov2: Encoder, photos: list[Image.Image]) -> None:
     from transformers.models.bit.image_processing_pil_bit import BitImageProcessorPil
 
-    assert isinstance(tiny_dinov2, TorchImageEncoder)
+    assert isinstance(tiny_dinov2, ImageEncoder)
     processor = BitImageProcessorPil.from_pretrained(tiny_dinov2.spec.source)
     for photo in photos:
         expected = processor(images=photo, return_tensors="np")["pixel_values"]
@@ -27,7 +29,7 @@ def test_dinov2_matches_bit_image_processor(tiny_dinov2: Encoder, photos: list[I
 def test_siglip_matches_siglip_image_processor(tiny_siglip: Encoder, photos: list[Image.Image]) -> None:
     from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
 
-    assert isinstance(tiny_siglip, TorchImageEncoder)
+    assert isinstance(tiny_siglip, ImageEncoder)
     processor = SiglipImageProcessorPil.from_pretrained(tiny_siglip.spec.source)
     for photo in photos:
         expected = processor(images=photo, return_tensors="np")["pixel_values"]
