@@ -167,6 +167,11 @@ def render_photo(photo: np.ndarray, colour: str) -> tuple[InspectedImage, bytes]
     image.save(out, format="PNG", compress_level=1)
     data = out.getvalue()
     inspected = InspectedImage(
-        image=image, format="PNG", sha256=hashlib.sha256(data).hexdigest(), phash=perceptual_hash(image)
+        image=image,
+        format="PNG",
+        sha256=hashlib.sha256(data).hexdigest(),
+        phash=perceptual_hash(image),
+        width=image.width,
+        height=image.height,
     )
     return inspected, data

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from catalog.imaging import THUMBNAIL_SIZES, InspectedImage, render_thumbnail
+from catalog.imaging import THUMBNAIL_SIZES, InspectedImage, render_thumbnails
 from catalog.models import ProductImage
 
 logger = logging.getLogger(__name__)
@@ -51,10 +51,8 @@ def image_files_store(*, image: ProductImage, data: bytes, inspected: InspectedI
     """
     stem = f"{inspected.sha256}_{secrets.token_hex(4)}"
     planned = [(f"products/{inspected.sha256[:2]}/{stem}{inspected.suffix}", data)]
-    planned += [
-        (f"thumbs/{inspected.sha256[:2]}/{stem}_{size}.jpg", render_thumbnail(inspected.image, size))
-        for size in THUMBNAIL_SIZES
-    ]
+    thumbnails = render_thumbnails(inspected.image)
+    planned += [(f"thumbs/{inspected.sha256[:2]}/{stem}_{size}.jpg", thumbnails[size]) for size in THUMBNAIL_SIZES]
     written: list[str] = []
     try:
         for name, content in planned:
