@@ -34,10 +34,28 @@ def id_field(**kwargs: Any) -> serializers.IntegerField:
 
 
 class FiniteFloatField(serializers.FloatField):
-    """DRF's FloatField takes "nan" and "inf", which slip past min/max checks (every comparison with NaN is false)."""
+    """DRF's FloatField takes "nan" and "inf", which slip past min/max checks (every comparison with NaN is false),
+    and JSON's true and false (float(False) is 0.0): a boolean is no weight."""
 
     def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
         value = super().to_internal_value(data)
         if not math.isfinite(value):
             self.fail("invalid")
         return value
+
+
+def optional_query_parameters_may_be_empty(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: the document says what DRF does with `?mode=`.
+
+    DRF reads an optional query parameter sent empty as one not sent (its HTML form rule:
+    an empty field is an omitted one), so `?mode=&category=` is the defaults, not a 400.
+    OpenAPI's word for that is allowEmptyValue.
+    """
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and not parameter.get("required"):
+                    parameter["allowEmptyValue"] = True
+    return result
