@@ -13,6 +13,7 @@ from embeddings.encoders.runtime import Runtime, select_runtime
 _FAMILY_MODULES = {
     "dinov2": "embeddings.encoders.families.dinov2",
     "siglip": "embeddings.encoders.families.siglip",
+    "clip": "embeddings.encoders.families.clip",
     "efficientnet_lite": "embeddings.encoders.families.efficientnet_lite",
     "conse": "embeddings.encoders.families.conse",
 }

@@ -76,17 +76,28 @@ def _centre_crop(image: Image.Image, crop: tuple[int, int]) -> Image.Image:
     return image.crop((left, top, left + crop_w, top + crop_h))
 
 
-def from_hf_config(directory: Path) -> Preprocess:
-    """Build a Preprocess from a saved ``preprocessor_config.json`` (BitImageProcessor, SiglipImageProcessor)."""
+def from_hf_config(directory: Path, *, default_to_square: bool = True) -> Preprocess:
+    """Build a Preprocess from a saved ``preprocessor_config.json`` (BitImageProcessor, SiglipImageProcessor,
+    CLIPImageProcessor).
+
+    Legacy configs (CLIP's on the hub) give ``size`` and ``crop_size`` as bare integers; the
+    processor class decides what a bare ``size`` means, and ``default_to_square`` says it as
+    transformers' get_size_dict does: a square (SigLIP), or the shortest edge (CLIP, BiT).
+    """
     config = json.loads((directory / "preprocessor_config.json").read_text())
     size = config.get("size", {})
-    # {"shortest_edge": n} keeps the aspect ratio (BiT/DINOv2); {"height", "width"} squashes (SigLIP).
+    if isinstance(size, int):
+        size = {"height": size, "width": size} if default_to_square else {"shortest_edge": size}
+    # {"shortest_edge": n} keeps the aspect ratio (BiT/DINOv2, CLIP); {"height", "width"} squashes (SigLIP).
     resize: int | tuple[int, int] = (
         int(size["shortest_edge"]) if "shortest_edge" in size else (int(size["height"]), int(size["width"]))
     )
     crop: tuple[int, int] | None = None
     if config.get("do_center_crop", False):
         crop_size = config["crop_size"]
+        # A bare crop size is always a square (get_size_dict(crop_size, default_to_square=True)).
+        if isinstance(crop_size, int):
+            crop_size = {"height": crop_size, "width": crop_size}
         crop = (int(crop_size["height"]), int(crop_size["width"]))
     # Every supported processor rescales by 1/255; refuse anything else rather than embed garbage.
     if config.get("do_rescale", True) and abs(float(config.get("rescale_factor", 1 / 255)) - 1 / 255) > 1e-9:

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
-Family = Literal["dinov2", "siglip", "efficientnet_lite", "conse"]
+Family = Literal["dinov2", "siglip", "clip", "efficientnet_lite", "conse"]
 Modality = Literal["image", "image+text"]
 
 # A source starting with this prefix names an installed Python package that ships the weights.
@@ -81,6 +81,35 @@ _BUILTIN: tuple[EncoderSpec, ...] = (
         modality="image+text",
         image_size=256,
         description="SigLIP B/16 with a multilingual (Gemma) tokenizer.",
+    ),
+    # CLIP checkpoints in the transformers format (CLIPModel): OpenAI's, and OpenCLIP's LAION-2B
+    # trainings as LAION publishes them beside the OpenCLIP files (only the transformers files are read).
+    EncoderSpec(
+        name="clip-vit-large-patch14",
+        family="clip",
+        source="openai/clip-vit-large-patch14",
+        dim=768,
+        modality="image+text",
+        image_size=224,
+        description="OpenAI CLIP ViT-L/14: semantic space shared by images and English text.",
+    ),
+    EncoderSpec(
+        name="clip-vit-h-14-laion2b-s32b-b79k",
+        family="clip",
+        source="laion/CLIP-ViT-H-14-laion2B-s32B-b79K",
+        dim=1024,
+        modality="image+text",
+        image_size=224,
+        description="OpenCLIP ViT-H/14 trained on LAION-2B: the largest CLIP here, twice ViT-L/14's image FLOPs.",
+    ),
+    EncoderSpec(
+        name="clip-vit-b-32-laion2b-s34b-b79k",
+        family="clip",
+        source="laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
+        dim=512,
+        modality="image+text",
+        image_size=224,
+        description="OpenCLIP ViT-B/32 trained on LAION-2B: a cheap CLIP (32 px patches, 49 tokens per image).",
     ),
     EncoderSpec(
         name="efficientnet-lite0",

@@ -21,6 +21,9 @@ from embeddings.encoders.registry import PACKAGE_PREFIX, EncoderSpec, get_spec
 
 # Only what from_pretrained reads for these families: no TF/Flax/ONNX copies of the weights.
 _HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
+# LAION's CLIP repositories also hold OpenCLIP's own copy of the weights, which from_pretrained
+# never reads: not downloaded, and not part of the identity (hashing it would double the cost).
+_FOREIGN_PREFIX = "open_clip_"
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
 # Configs that change the vector as surely as the weights do.
 _IDENTITY_CONFIGS = ("config.json", "preprocessor_config.json")
@@ -92,7 +95,7 @@ def resolve(spec: EncoderSpec, source: str) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(source, allow_patterns=_HUB_PATTERNS))
+        return Path(snapshot_download(source, allow_patterns=_HUB_PATTERNS, ignore_patterns=[_FOREIGN_PREFIX + "*"]))
     except Exception:
         # Whatever huggingface_hub raised (DNS, 401, 404, timeout), the operator's fix is the same.
         raise WeightsUnavailableError(missing_message(spec, source)) from None
@@ -118,6 +121,10 @@ def content_digest(paths: Iterable[Path], *, extra: bytes = b"") -> str:
 
 def identity_files(directory: Path) -> list[Path]:
     """The files that define a model's vectors: its weights and the configs that shape its input."""
-    weights = sorted(p for p in directory.iterdir() if p.suffix in _WEIGHT_SUFFIXES and p.is_file())
+    weights = sorted(
+        p
+        for p in directory.iterdir()
+        if p.suffix in _WEIGHT_SUFFIXES and not p.name.startswith(_FOREIGN_PREFIX) and p.is_file()
+    )
     configs = [directory / name for name in _IDENTITY_CONFIGS if (directory / name).is_file()]
     return weights + configs

@@ -1,4 +1,4 @@
-"""Loading helpers shared by the Hugging Face families (DINOv2, SigLIP)."""
+"""Loading helpers shared by the Hugging Face families (DINOv2, SigLIP, CLIP)."""
 
 from __future__ import annotations
 

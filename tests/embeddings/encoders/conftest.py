@@ -41,6 +41,11 @@ def tiny_siglip(tiny_specs: dict[str, EncoderSpec]) -> Encoder:
 
 
 @pytest.fixture(scope="session")
+def tiny_clip(tiny_specs: dict[str, EncoderSpec]) -> Encoder:
+    return load_encoder(tiny_specs["tiny-clip"], select_runtime("cpu", "fp32"))
+
+
+@pytest.fixture(scope="session")
 def photos() -> list[Image.Image]:
     """Real photographs that ship with scikit-image and scikit-learn."""
     from skimage import data

@@ -50,7 +50,7 @@ def test_efficientnet_lite0_vectors_agree_across_backends_on_real_photos(
     assert row_cosines(onnx.encode_images(photos), reference.encode_images(photos)).min() >= 0.9999
 
 
-@pytest.mark.parametrize("name", ["tiny-dinov2", "tiny-siglip"])
+@pytest.mark.parametrize("name", ["tiny-dinov2", "tiny-siglip", "tiny-clip"])
 def test_tiny_vits_agree_across_backends_in_images_and_text(
     name: str,
     tiny_specs: dict[str, EncoderSpec],

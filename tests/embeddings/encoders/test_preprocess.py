@@ -43,3 +43,17 @@ def test_efficientnet_lite_uses_tensorflow_scaling() -> None:
     mean = torch.tensor(preprocessing(224).mean) * 255
     std = torch.tensor(preprocessing(224).std) * 255
     assert torch.allclose((255 - mean) / std, torch.full((3,), 1.0))
+
+
+def test_clip_matches_clip_image_processor_on_the_hubs_legacy_config(
+    tiny_clip: Encoder, photos: list[Image.Image]
+) -> None:
+    """The tiny checkpoint's config says "size": 36, "crop_size": 32, as openai/clip-vit-large-patch14's does."""
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    assert isinstance(tiny_clip, ImageEncoder)
+    assert (tiny_clip.preprocess.size, tiny_clip.preprocess.crop) == (36, (32, 32)), "shortest edge, then a square"
+    processor = CLIPImageProcessorPil.from_pretrained(tiny_clip.spec.source)
+    for photo in photos:
+        expected = processor(images=photo, return_tensors="np")["pixel_values"]
+        np.testing.assert_allclose(normalised(tiny_clip, photo), expected, atol=1e-4)
