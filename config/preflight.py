@@ -13,7 +13,7 @@ from typing import NoReturn
 # Commands that must work without a database or broker: they start no embedded server either.
 OFFLINE_COMMANDS = {"help", "version", "--help", "-h", "--version", "makemigrations", "spectacular", "check"}
 # Commands that are useless without the broker: checked before they start.
-BROKER_COMMANDS = {"runserver", "worker", "demo"}
+BROKER_COMMANDS = {"runserver", "serve", "worker", "demo"}
 
 
 def fail(message: str) -> NoReturn:

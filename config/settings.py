@@ -9,6 +9,7 @@ by the entry points (config.local_services), which export their URLs first.
 from __future__ import annotations
 
 from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 
 import django_stubs_ext
@@ -17,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from config import embedded, local_services
 from config.database_url import parse_database_url
 from config.env import env_bool, env_choice, env_float, env_int, env_list, env_renamed, env_str, env_thresholds
+from config.logs import logging_config
 
 django_stubs_ext.monkeypatch()
 
@@ -55,8 +57,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every answer (a 413 too) gets its request id, its access line and its metrics.
+    "config.logs.RequestLogMiddleware",
+    "config.metrics.middleware.MetricsMiddleware",
     "config.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the web process itself (collected into the image), with far-future caching.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,6 +113,17 @@ _database = parse_database_url(DATABASE_URL) if DATABASE_URL else embedded.postg
 _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 _database["CONN_HEALTH_CHECKS"] = True
 _database["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1))
+# Web processes: a pool of this many connections per process, shared by its threads (psycopg_pool); 0: none.
+# Not for Celery workers: a pool opened before the prefork pool forks would be shared with the children.
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 0, minimum=0, maximum=200)
+if DATABASE_POOL_SIZE:
+    # Django checks each connection as it is taken (a server restart breaks none of the requests after it).
+    _database["OPTIONS"]["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": _database["OPTIONS"]["connect_timeout"],
+    }
+    _database["CONN_MAX_AGE"] = 0  # Django: the pool keeps the connections, requests return theirs
 _test_name = env_str("TEST_DATABASE_NAME")
 if _test_name:
     # Lets two checkouts (or two engineers) run the suite against one server.
@@ -206,6 +224,12 @@ MEDIA_URL = "/media/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "static")
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+# whitenoise: with DEBUG, files straight from the apps (nothing collected); else STATIC_ROOT, gzip-compressed.
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 SERVE_MEDIA = env_bool("SERVE_MEDIA", default=DEBUG)
 # The staff-only catalogue map files: private, served by the staff view alone (never under MEDIA_ROOT).
 CATALOG_MAP_ROOT = Path(env_str("CATALOG_MAP_ROOT") or VAR_DIR / "maps")
@@ -310,12 +334,28 @@ LOGIN_URL = "/staff/login/"
 LOGIN_REDIRECT_URL = "/staff/duplicates/"
 LOGOUT_REDIRECT_URL = "/"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# json: one JSON object per line with the request id (config/logs.py), what the containers write.
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ["text", "json"])
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"))
+
+# --- Web server (manage.py serve: gunicorn) and metrics ------------------------------
+WEB_BIND = env_str("WEB_BIND", "127.0.0.1:8000")
+WEB_WORKERS = env_int("WEB_WORKERS", 2, minimum=1, maximum=64)
+# Threads per worker: requests mostly wait on PostgreSQL, so a few threads keep a worker busy.
+WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1, maximum=64)
+WEB_TIMEOUT = env_int("WEB_TIMEOUT", 120, minimum=10)
+# Who may read /metrics (config/metrics/access.py): a bearer token, client networks, or both; neither: nobody.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS")
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network (10.0.0.0/8)") from None
+# The worker's main process serves its own /metrics on this port; 0: not served.
+METRICS_WORKER_PORT = env_int("METRICS_WORKER_PORT", 0, minimum=0, maximum=65535)
+# prometheus-client's multiprocess folder (it reads the variable itself); unset, serve and the worker pick one.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
 
 # --- HTTPS (production defaults; `manage.py check --deploy` is clean with them) --------
 # With DEBUG off, cookies travel over HTTPS only, plain HTTP is redirected and browsers are
