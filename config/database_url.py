@@ -8,19 +8,20 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 
-def parse_database_url(url: str) -> dict[str, Any]:
+def parse_database_url(url: str, *, variable: str = "DATABASE_URL") -> dict[str, Any]:
+    """`variable` names the setting in error messages (DATABASE_REPLICA_URLS holds several URLs)."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ImproperlyConfigured(f"DATABASE_URL is not a valid URL: {exc}") from None
+        raise ImproperlyConfigured(f"{variable} is not a valid URL: {exc}") from None
     if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
         raise ImproperlyConfigured(
-            f"DATABASE_URL must start with postgres:// or postgresql://, got scheme {parts.scheme!r}"
+            f"{variable} must start with postgres:// or postgresql://, got scheme {parts.scheme!r}"
         )
     name = unquote(parts.path.lstrip("/"))
     if not name:
-        raise ImproperlyConfigured("DATABASE_URL must name a database, e.g. postgresql://user@host:5432/lookalike")
+        raise ImproperlyConfigured(f"{variable} must name a database, e.g. postgresql://user@host:5432/lookalike")
     options = dict(parse_qsl(parts.query))
     # libpq accepts a socket directory as ?host=/path; honour it like psql does.
     host = options.pop("host", None) or unquote(parts.hostname or "")

@@ -40,6 +40,14 @@ PG_SERVER_OPTIONS = (
     "-c max_parallel_maintenance_workers=2 -c work_mem=32MB -c wal_level=minimal "
     "-c max_wal_senders=0 -c max_wal_size=4GB"
 )
+# A primary that streams to replicas (and the replicas themselves: a standby needs at least the
+# primary's max_wal_senders): full page WAL instead of minimal, and a few WAL senders.
+PG_REPLICATION_OPTIONS = PG_SERVER_OPTIONS.replace("wal_level=minimal", "wal_level=replica").replace(
+    "max_wal_senders=0", "max_wal_senders=4"
+)
+# The role replicas connect as: may stream WAL, owns nothing. initdb's pg_hba.conf already has
+# `local replication all trust`, so it needs no line of its own on the unix socket.
+PG_REPLICATION_ROLE = "replicator"
 
 
 @contextmanager
@@ -163,8 +171,12 @@ def postgres_url(var_dir: Path) -> str:
     return f"postgresql://{db['USER']}@/{db['NAME']}?host={quote(db['HOST'])}&port={db['PORT']}"
 
 
-def ensure_postgres(var_dir: Path) -> str:
-    """Start (once) the embedded PostgreSQL 18 + pgvector under `var_dir`; return its DATABASE_URL."""
+def ensure_postgres(var_dir: Path, *, replication: bool = False) -> str:
+    """Start (once) the embedded PostgreSQL 18 + pgvector under `var_dir`; return its DATABASE_URL.
+
+    `replication`: WAL for streaming replicas (PG_REPLICATION_OPTIONS) and a replication role
+    (PG_REPLICATION_ROLE), so that `ensure_postgres_standby` can copy it.
+    """
     var_dir = var_dir.resolve()
     bin_dir = _pg_bin()
     pgdata = var_dir / "postgres"
@@ -180,44 +192,88 @@ def ensure_postgres(var_dir: Path) -> str:
         run_as = _prepare_for_root(pgdata, socket_dir, bin_dir)
         if not (pgdata / "PG_VERSION").exists():
             _run(run_as, [bin_dir / "initdb", "-D", pgdata, "--auth=trust", "--encoding=utf8", "-U", PG_USER])
-        _run(
-            run_as,
-            [
-                bin_dir / "pg_ctl",
-                "-D",
-                pgdata,
-                "-w",
-                "-t",
-                "60",
-                "-l",
-                pgdata / "server.log",
-                "-o",
-                f"-h '' -k {socket_dir} {PG_SERVER_OPTIONS}",
-                "start",
-            ],
-        )
+        _start_server(run_as, bin_dir, pgdata, socket_dir, PG_REPLICATION_OPTIONS if replication else PG_SERVER_OPTIONS)
         _create_database(bin_dir, socket_dir)
+        if replication:
+            _psql(bin_dir, socket_dir, f"DROP ROLE IF EXISTS {PG_REPLICATION_ROLE}")
+            _psql(bin_dir, socket_dir, f"CREATE ROLE {PG_REPLICATION_ROLE} WITH REPLICATION LOGIN")
     return postgres_url(var_dir)
 
 
-def _create_database(bin_dir: Path, socket_dir: Path) -> None:
-    probe = subprocess.run(
+def ensure_postgres_standby(var_dir: Path, *, primary_var_dir: Path) -> str:
+    """Start (once) a hot-standby streaming replica under `var_dir` of the primary under `primary_var_dir`.
+
+    The primary must have been started with `replication=True`. The data directory is a
+    `pg_basebackup` of the primary with `-R` (standby.signal and primary_conninfo written for
+    us), so the server starts read-only and follows the primary's WAL over the unix socket.
+    Returns the replica's DATABASE_URL.
+    """
+    var_dir = var_dir.resolve()
+    bin_dir = _pg_bin()
+    pgdata = var_dir / "postgres"
+    socket_dir = Path(postgres_settings(var_dir)["HOST"])
+    if _socket_accepts(socket_dir / ".s.PGSQL.5432"):
+        return postgres_url(var_dir)
+    primary_socket = postgres_settings(primary_var_dir)["HOST"]
+    with _locked(var_dir / "postgres.lock"):
+        pgdata.mkdir(parents=True, exist_ok=True)
+        socket_dir.mkdir(parents=True, exist_ok=True)
+        run_as = _prepare_for_root(pgdata, socket_dir, bin_dir)
+        if not (pgdata / "PG_VERSION").exists():
+            _run(
+                run_as,
+                [
+                    bin_dir / "pg_basebackup",
+                    "-h",
+                    primary_socket,
+                    "-U",
+                    PG_REPLICATION_ROLE,
+                    "-D",
+                    pgdata,
+                    "-R",
+                    "-X",
+                    "stream",
+                    "--checkpoint=fast",
+                ],
+            )
+        _start_server(run_as, bin_dir, pgdata, socket_dir, PG_REPLICATION_OPTIONS)
+    return postgres_url(var_dir)
+
+
+def _start_server(run_as: str | None, bin_dir: Path, pgdata: Path, socket_dir: Path, options: str) -> None:
+    _run(
+        run_as,
         [
-            str(bin_dir / "psql"),
-            "-h",
-            str(socket_dir),
-            "-U",
-            PG_USER,
-            "-d",
-            "postgres",
-            "-tAc",
-            f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'",
+            bin_dir / "pg_ctl",
+            "-D",
+            pgdata,
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            pgdata / "server.log",
+            "-o",
+            f"-h '' -k {socket_dir} {options}",
+            "start",
         ],
+    )
+
+
+def _psql(bin_dir: Path, socket_dir: Path, sql: str) -> str:
+    """Run one statement as the superuser on the `postgres` database; its output, unaligned."""
+    argv = [str(bin_dir / "psql"), "-h", str(socket_dir), "-U", PG_USER, "-d", "postgres", "-v", "ON_ERROR_STOP=1"]
+    done = subprocess.run(
+        [*argv, "-tAc", sql],
         capture_output=True,
         text=True,
         check=True,
     )
-    if probe.stdout.strip() != "1":
+    return done.stdout
+
+
+def _create_database(bin_dir: Path, socket_dir: Path) -> None:
+    probe = _psql(bin_dir, socket_dir, f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'")
+    if probe.strip() != "1":
         subprocess.run(
             [str(bin_dir / "createdb"), "-h", str(socket_dir), "-U", PG_USER, PG_DATABASE],
             capture_output=True,

@@ -2,7 +2,9 @@
 
 /healthz says the process is up (no I/O). /readyz checks each dependency a
 request or an upload needs, and that the query encoders have loaded
-(embeddings/warmup.py), and names what is not ready with a 503.
+(embeddings/warmup.py), and names what is not ready with a 503. Read replicas
+are listed too, each "ok" or why it is skipped; a skipped replica does not make
+the process unready (its reads go to the primary, config/replicas.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+
+from config.replicas import replicas_status
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -50,8 +54,10 @@ def _check_encoders() -> str | None:
 def readyz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _check_database(), "broker": _check_broker(), "encoders": _check_encoders()}
     problems = {name: reason for name, reason in checks.items() if reason}
-    body = {
+    body: dict[str, object] = {
         "status": "ready" if not problems else "unavailable",
         "checks": {name: (reason or "ok") for name, reason in checks.items()},
     }
+    if settings.DATABASE_REPLICAS:
+        body["replicas"] = replicas_status()
     return JsonResponse(body, status=503 if problems else 200)

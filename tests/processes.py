@@ -76,22 +76,38 @@ class PrivatePostgres:
     0700 whenever another session starts.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, replication: bool = False) -> None:
         self.var_dir = Path(tempfile.mkdtemp(prefix="lookalike-test-pg-"))
         self.url = ""
+        self.replication = replication  # WAL for streaming replicas (PrivateReplica)
 
     def start(self) -> None:
-        self.url = embedded.ensure_postgres(self.var_dir)
+        self.url = embedded.ensure_postgres(self.var_dir, replication=self.replication)
 
     def restart(self) -> None:
         embedded.stop_postgres(self.var_dir)
         self.start()
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: its sessions are cut) and keep its data: start() brings it back."""
+        embedded.stop_postgres(self.var_dir)
 
     def stop(self) -> None:
         try:
             embedded.stop_postgres(self.var_dir)
         finally:
             shutil.rmtree(self.var_dir, ignore_errors=True)
+
+
+class PrivateReplica(PrivatePostgres):
+    """A hot-standby streaming replica of a PrivatePostgres(replication=True), made by pg_basebackup."""
+
+    def __init__(self, primary: PrivatePostgres) -> None:
+        super().__init__()
+        self.primary = primary
+
+    def start(self) -> None:
+        self.url = embedded.ensure_postgres_standby(self.var_dir, primary_var_dir=self.primary.var_dir)
 
 
 def manage(env: dict[str, str], *args: str, timeout: float = 300) -> str:
