@@ -179,6 +179,10 @@ class WorkerProcess:
         finally:
             self.release()
 
+    def mark_log(self) -> None:
+        """From now on, new_log() returns only what the worker logs after this point."""
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+
     def new_log(self) -> str:
         with self.log_path.open("rb") as handle:
             handle.seek(self._log_offset)

@@ -19,7 +19,8 @@ class Command(BaseCommand):
     help = "Run a Celery worker consuming the given queues (all by default), optionally with beat."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--queues", default=",".join(ALL_QUEUES))
+        queues = ", ".join(ALL_QUEUES)
+        parser.add_argument("--queues", default=",".join(settings.WORKER_QUEUES), help=f"of {queues} (WORKER_QUEUES)")
         parser.add_argument("--concurrency", type=int, default=settings.CELERY_WORKER_CONCURRENCY)
         parser.add_argument("--beat", action="store_true", help="also run the periodic scheduler (one per site)")
         parser.add_argument("--loglevel", default="INFO")
