@@ -3,6 +3,9 @@
 Migrates, creates a demo admin, starts a Celery worker (with beat) and the web
 server, loads the demo catalog, and on Ctrl-C stops all of it — including the
 embedded PostgreSQL and Valkey when this checkout runs its own.
+
+The web server is production's: `manage.py serve` (gunicorn, whitenoise for the
+static files), so what a newcomer tries is what the containers run.
 """
 
 from __future__ import annotations
@@ -38,9 +41,7 @@ class Command(BaseCommand):
         password = self.ensure_admin()
         children = [
             subprocess.Popen([sys.executable, "manage.py", "worker", "--beat", "--loglevel=WARNING"], env=env),
-            subprocess.Popen(
-                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{options['port']}", "--noreload"], env=env
-            ),
+            subprocess.Popen([sys.executable, "manage.py", "serve", f"--bind=127.0.0.1:{options['port']}"], env=env),
         ]
         self.stdout.write(
             self.style.SUCCESS(f"Lookalike: http://127.0.0.1:{options['port']}/  admin: /admin/ ")
