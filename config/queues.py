@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+import botocore.exceptions
 import kombu.exceptions
 import redis.exceptions
 from django.db import InterfaceError, OperationalError
@@ -22,7 +23,7 @@ class Queue(StrEnum):
 
 ALL_QUEUES = (Queue.EMBEDDINGS.value, Queue.DEFAULT.value)
 
-# Failures that say nothing about the task's own input (the database or the broker blinked):
+# Failures that say nothing about the task's own input (the database, the broker or the photos' bucket blinked):
 # every task that retries retries on these, with backoff. Not the built-in ConnectionError,
 # which none of psycopg's, Django's or redis-py's errors derive from.
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
@@ -31,4 +32,7 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     kombu.exceptions.OperationalError,
+    # Object storage (MEDIA_STORAGE=s3) unreachable or slow: EndpointConnectionError, ConnectTimeoutError, ...
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.ReadTimeoutError,
 )

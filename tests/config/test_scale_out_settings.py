@@ -1,4 +1,4 @@
-"""Bad read-replica settings end manage.py with one line naming the variable (config/settings.py)."""
+"""Bad scale-out settings (replicas, object storage, worker queues) end manage.py with one line naming the variable."""
 
 from __future__ import annotations
 
@@ -26,3 +26,18 @@ def test_a_lag_limit_that_is_no_number_is_one_line() -> None:
         "migrate", "--check", DATABASE_REPLICA_URLS="postgresql://r1@127.0.0.1:9/shop", DATABASE_REPLICA_MAX_LAG="soon"
     )
     assert_one_line_error(result, "DATABASE_REPLICA_MAX_LAG")
+
+
+def test_s3_media_without_a_bucket_is_one_line_naming_it() -> None:
+    result = run_manage("migrate", "--check", MEDIA_STORAGE="s3", AWS_STORAGE_BUCKET_NAME="")
+    assert_one_line_error(result, "AWS_STORAGE_BUCKET_NAME")
+
+
+def test_an_unknown_media_storage_is_one_line_listing_the_choices() -> None:
+    result = run_manage("migrate", "--check", MEDIA_STORAGE="ftp")
+    assert_one_line_error(result, "MEDIA_STORAGE", "filesystem, s3")
+
+
+def test_an_unknown_worker_queue_is_one_line_listing_the_queues() -> None:
+    result = run_manage("migrate", "--check", WORKER_QUEUES="embeddings,gpu")
+    assert_one_line_error(result, "WORKER_QUEUES", "embeddings, default")
