@@ -39,6 +39,7 @@ import pytest
 import schemathesis
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client, override_settings
 from hypothesis import strategies as st
 from pytest_django.live_server_helper import LiveServer
@@ -179,6 +180,12 @@ def tiny_encoders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[s
 def live_api(
     django_db_setup: None, django_db_blocker: Any, media_root: Path, tiny_encoders: dict[str, tuple[str, int]]
 ) -> Iterator[LiveApi]:
+    # Everything here is committed, and flushed at the end: it must be the test database, which pytest-django
+    # creates only when a collected test is marked django_db (as the tests below are), else this is the real one.
+    name = connection.settings_dict["NAME"]
+    assert name == connection.settings_dict["TEST"].get("NAME") or name.startswith("test_"), (
+        f"not a test database: {name}"
+    )
     rates = {"DEFAULT_THROTTLE_RATES": UNTHROTTLED}
     with django_db_blocker.unblock():
         from django.conf import settings
@@ -317,6 +324,7 @@ CHECKS = [
 ]
 
 
+@pytest.mark.django_db  # for the test database to be created; the tests' own transactions hold nothing
 @schema.parametrize()
 def test_every_operation_keeps_its_documented_contract(
     case: schemathesis.Case, role: str, live_api: LiveApi, shop: Shop
@@ -346,6 +354,7 @@ flows = schemathesis.openapi.from_dict(
 )
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("role", list(FLOWS), indirect=True)
 def test_linked_operations_keep_the_contract_one_after_another(role: str, live_api: LiveApi, shop: Shop) -> None:
     """Create, read, change, photograph and delete a product; list, open, resolve and restore a group."""
