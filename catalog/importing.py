@@ -134,9 +134,17 @@ def _product_for(row: Row) -> tuple[Product, bool]:
         price = Decimal(str(fields.get("price", "")).strip())
     except InvalidOperation:
         raise ValueError(f"price {fields.get('price')!r} is not a number") from None
+    try:
+        stock = int(str(fields.get("stock") or 0).strip())
+    except ValueError:
+        raise ValueError(f"stock {fields.get('stock')!r} is not a whole number") from None
     attributes = fields.get("attributes") or {}
     if isinstance(attributes, str):
-        attributes = json.loads(attributes) if attributes.strip() else {}
+        try:
+            attributes = json.loads(attributes) if attributes.strip() else {}
+        except (ValueError, RecursionError) as exc:
+            # A CSV cell: the failure must name the column, not only json's "Expecting value: line 1".
+            raise ValueError(f"attributes are not valid JSON ({exc})") from None
     if not isinstance(attributes, dict):
         raise ValueError("attributes must be a JSON object")
     text = {name: str(fields[name]).strip() for name in TEXT_FIELDS if fields.get(name) not in (None, "")}
@@ -145,7 +153,7 @@ def _product_for(row: Row) -> tuple[Product, bool]:
             sku=row.sku,
             price=price,
             category=category,
-            stock=int(str(fields.get("stock") or 0)),
+            stock=stock,
             attributes=attributes,
             is_active=str(fields.get("is_active", "true")).strip().lower() not in ("0", "false", "no", "off"),
             **{"title": row.sku, **text},

@@ -9,12 +9,15 @@ such values, with the field's name, for the API, the admin and imports alike.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
 MAX_ATTRIBUTES_DEPTH = 4
 MAX_ATTRIBUTES_BYTES = 16 * 1024
+# Lone surrogates: JSON's "\ud800" escape decodes to them, and no UTF-8 encoder (PostgreSQL's) takes them.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def _depth(value: Any, level: int = 1) -> int:
@@ -36,5 +39,7 @@ def validate_attributes(value: Any) -> None:
     encoded = json.dumps(value, ensure_ascii=False)
     if "\\u0000" in encoded or "\x00" in encoded:
         raise ValidationError("must not contain NUL characters (\\u0000).")
+    if _SURROGATES.search(encoded):  # the size check below would raise UnicodeEncodeError (a 500)
+        raise ValidationError("must not contain lone surrogates (\\ud800-\\udfff).")
     if len(encoded.encode()) > MAX_ATTRIBUTES_BYTES:
         raise ValidationError(f"must be at most {MAX_ATTRIBUTES_BYTES} bytes as JSON.")

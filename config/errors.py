@@ -56,13 +56,38 @@ def _flatten(detail: Any) -> Any:
     return str(detail)
 
 
+def _first_problem(details: Any, path: str = "") -> tuple[str, str] | None:
+    """(where, what) of the first problem in flattened validation details, nested serializers and lists
+    included: ("filters.attributes.color", "Not a valid string."), ("viewed[0]", "Ensure this value ...")."""
+    if isinstance(details, dict):
+        for key, value in details.items():
+            if key == "non_field_errors":
+                where = path
+            elif isinstance(key, int) or (path and str(key).isdigit()):
+                where = f"{path}[{key}]"
+            else:
+                where = f"{path}.{key}" if path else str(key)
+            found = _first_problem(value, where)
+            if found is not None:
+                return found
+        return None
+    if isinstance(details, list):
+        # A list of messages, or (many=True) one entry per item, {} for the items that were fine.
+        for index, item in enumerate(details):
+            nested = isinstance(item, (dict, list))
+            found = _first_problem(item, f"{path}[{index}]" if nested else path)
+            if found is not None:
+                return found
+        return None
+    return path, str(details)
+
+
 def _message_for(exc: exceptions.APIException, details: Any) -> str:
-    if isinstance(exc, exceptions.ValidationError) and isinstance(details, dict) and details:
-        field, problems = next(iter(details.items()))
-        first = problems[0] if isinstance(problems, list) and problems else problems
-        if field == "non_field_errors":
-            return str(first)
-        return f"{field}: {first}"
+    if isinstance(exc, exceptions.ValidationError):
+        found = _first_problem(details)
+        if found is not None:
+            where, what = found
+            return f"{where}: {what}" if where else what
     return str(exc.detail) if not isinstance(exc.detail, (dict, list)) else "Invalid request."
 
 

@@ -152,7 +152,8 @@ class ProductImageCreateApi(APIView):
         try:
             added = services.product_image_add(product=product, data=read_upload(upload), position=data.get("position"))
         except ImageRejected as exc:
-            raise ApiError(exc.code, exc.message, details={"image": [exc.message]}) from None
+            # "field: problem", as every 400 of the envelope words it (search by photo says "image: ..." too).
+            raise ApiError(exc.code, f"image: {exc.message}", details={"image": [exc.message]}) from None
         except services.StorageUnavailable as exc:
             raise ApiError(exc.code, exc.message, status_code=exc.status) from None
         body = ImageOutputSerializer(added.image, context={"request": request}).data
@@ -163,7 +164,7 @@ def read_upload(upload: Any) -> bytes:
     """The uploaded bytes, refusing oversized files before reading them into memory."""
     if upload.size is not None and upload.size > settings.IMAGE_MAX_BYTES:
         message = f"The file is {upload.size} bytes; the limit is {settings.IMAGE_MAX_BYTES} bytes."
-        raise ApiError("image_too_large", message, details={"image": [message]})
+        raise ApiError("image_too_large", f"image: {message}", details={"image": [message]})
     data: bytes = upload.read()
     return data
 

@@ -133,6 +133,9 @@ def attribute_filters(data: Any) -> tuple[tuple[str, str], ...]:
             raise ApiError("invalid", f"attr.{name}: attribute names are 1-64 letters, digits, '_' or '-'.")
         if not isinstance(value, (str, int, float, bool)) or len(str(value)) > 200:
             raise ApiError("invalid", f"attr.{name}: must be a string of at most 200 characters.")
+        if "\x00" in str(value):
+            # From a query string or a form (JSON bodies are refused by the parser): PostgreSQL cannot take it.
+            raise ApiError("invalid", f"attr.{name}: must not contain NUL characters (\\u0000).")
         checked.append((name, str(value).lower() if isinstance(value, bool) else str(value)))
     return tuple(sorted(checked))
 
