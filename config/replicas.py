@@ -11,8 +11,11 @@ and opens `transaction.atomic()` on the default alias, which a database router
 never sees (a router is asked about ORM queries only). So for the duration of
 the view, `ReplicaReadsMiddleware` makes the thread's "default" connection the
 replica's (Django keeps connections per thread, so other requests are not
-affected), and `ReplicaRouter` sends the ORM writes such a request makes (the
-recommendation log) to `primary`. The storefront code knows nothing of this.
+affected), and `ReplicaRouter` sends the ORM writes such a request makes to
+`primary`. Raw SQL that writes must not run while the view does: the
+recommendation log is written after the response (config/after_response.py),
+when the thread's "default" is the primary again. The storefront code knows
+nothing of this.
 
 Skipped replicas. Each web process looks at each replica at most every
 DATABASE_REPLICA_CHECK_INTERVAL seconds (one thread looks, the others use its

@@ -153,11 +153,10 @@ def test_shopper_reads_go_to_the_replica_while_writes_and_staff_reads_go_to_the_
     # Then both were read from the replica, which has not seen the changes yet
     assert "Original title" in shopper_page and "Renamed on the primary" not in shopper_page
     assert similar_status == 200, similar
-    # and the recommendation log row that request wrote went to the primary (the replica is read-only)
+    # and the recommendation log row that request wrote (after its response) went to the primary
+    logged = "SELECT count(*) FROM recommender_recommendationlog WHERE id = %s"
+    wait_for(lambda: cluster.on_primary(logged, (similar["recommendation_id"],)), timeout=10, what="the log row")
     assert cluster.on_primary("SELECT count(*) FROM recommender_recommendationlog") == logs_before + 1
-    assert cluster.on_primary(
-        "SELECT count(*) FROM recommender_recommendationlog WHERE id = %s", (similar["recommendation_id"],)
-    )
     # while a staff read of the catalogue API is answered by the primary
     status, detail = web.request("GET", f"/api/v1/products/{cluster.kept}/", token=cluster.token)
     assert status == 200 and detail["title"] == "Renamed on the primary"
