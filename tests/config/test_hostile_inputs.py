@@ -156,6 +156,11 @@ def image_url(url: str, *, public_server: bool = False) -> Send:
     return send
 
 
+def unreachable(url: str, problem: str, *, public_server: bool = False) -> tuple[Send, int, str, tuple[str, ...]]:
+    """An image URL the fetcher refuses: a 400 naming image_url and why."""
+    return image_url(url, public_server=public_server), 400, UNREACHABLE, ("image_url", problem)
+
+
 def announced(role: str, length: int, path: str) -> Send:
     """A body announced by Content-Length and never sent: refused from the header, the stream unread."""
 
@@ -264,71 +269,23 @@ KINDS: dict[str, tuple[Send, int, str | None, tuple[str, ...]]] = {
         ("REQUEST_MAX_BYTES",),
     ),
     # --- image URLs -----------------------------------------------------------------------------
-    "image URL: loopback": (image_url("http://127.0.0.1/a.jpg"), 400, UNREACHABLE, ("image_url", "private or local")),
-    "image URL: localhost by name": (
-        image_url("http://localhost:8000/a.jpg"),
-        400,
-        UNREACHABLE,
-        ("image_url", "localhost resolves to"),
-    ),
-    "image URL: private network": (image_url("http://10.1.2.3/a.jpg"), 400, UNREACHABLE, ("image_url", "private")),
-    "image URL: cloud metadata address": (
-        image_url("http://169.254.169.254/latest/meta-data/"),
-        400,
-        UNREACHABLE,
-        ("image_url", "169.254.169.254"),
-    ),
-    "image URL: IPv6 loopback": (image_url("http://[::1]/a.jpg"), 400, UNREACHABLE, ("image_url", "private")),
-    "image URL: IPv4-mapped IPv6": (
-        image_url("http://[::ffff:127.0.0.1]/a.jpg"),
-        400,
-        UNREACHABLE,
-        ("image_url", "private"),
-    ),
-    "image URL: NAT64 of loopback": (
-        image_url("http://[64:ff9b::7f00:1]/a.jpg"),
-        400,
-        UNREACHABLE,
-        ("image_url", "private"),
-    ),
-    "image URL: credentials before a loopback host": (
-        image_url("http://shop.example@127.0.0.1/a.jpg"),
-        400,
-        UNREACHABLE,
-        ("image_url", "127.0.0.1"),
-    ),
+    "image URL: loopback": unreachable("http://127.0.0.1/a.jpg", "private or local"),
+    "image URL: localhost by name": unreachable("http://localhost:8000/a.jpg", "localhost resolves to"),
+    "image URL: private network": unreachable("http://10.1.2.3/a.jpg", "private"),
+    "image URL: cloud metadata address": unreachable("http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
+    "image URL: IPv6 loopback": unreachable("http://[::1]/a.jpg", "private"),
+    "image URL: IPv4-mapped IPv6": unreachable("http://[::ffff:127.0.0.1]/a.jpg", "private"),
+    "image URL: NAT64 of loopback": unreachable("http://[64:ff9b::7f00:1]/a.jpg", "private"),
+    "image URL: credentials before a loopback host": unreachable("http://shop.example@127.0.0.1/a.jpg", "127.0.0.1"),
     "image URL: file scheme": (image_url("file:///etc/passwd"), 400, INVALID, ("image_url:",)),
-    "image URL: ftp scheme": (image_url("ftp://shop.example/a.jpg"), 400, UNREACHABLE, ("image_url", "only http")),
-    "image URL: redirect to loopback": (
-        image_url("{server}/to/127.0.0.2", public_server=True),
-        400,
-        UNREACHABLE,
-        ("image_url", "127.0.0.2"),
+    "image URL: ftp scheme": unreachable("ftp://shop.example/a.jpg", "only http"),
+    "image URL: redirect to loopback": unreachable("{server}/to/127.0.0.2", "127.0.0.2", public_server=True),
+    "image URL: redirect to the metadata address": unreachable(
+        "{server}/to/169.254.169.254", "169.254", public_server=True
     ),
-    "image URL: redirect to the metadata address": (
-        image_url("{server}/to/169.254.169.254", public_server=True),
-        400,
-        UNREACHABLE,
-        ("image_url", "169.254"),
-    ),
-    "image URL: redirect to IPv6 loopback": (
-        image_url("{server}/to/[::1]", public_server=True),
-        400,
-        UNREACHABLE,
-        ("image_url", "::1"),
-    ),
-    "image URL: too many redirects": (
-        image_url("{server}/hop/4", public_server=True),
-        400,
-        UNREACHABLE,
-        ("image_url", "more than 3 redirects"),
-    ),
-    "image URL: not an image": (
-        image_url("{server}/page.html", public_server=True),
-        400,
-        UNREACHABLE,
-        ("image_url", "is not an image"),
-    ),
+    "image URL: redirect to IPv6 loopback": unreachable("{server}/to/[::1]", "::1", public_server=True),
+    "image URL: too many redirects": unreachable("{server}/hop/4", "more than 3 redirects", public_server=True),
+    "image URL: not an image": unreachable("{server}/page.html", "is not an image", public_server=True),
     # --- product writes -------------------------------------------------------------------------
     "product: no sku": (post_json(STORE_ADMIN, PRODUCTS, {"title": "x", "price": "1"}), 400, INVALID, ("sku:",)),
     "product: sku too long": (post_json(STORE_ADMIN, PRODUCTS, product(sku="S" * 65)), 400, INVALID, ("sku:",)),
