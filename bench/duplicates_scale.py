@@ -9,7 +9,7 @@ planted pairs that the scan stores.
 Two modes:
 
 - in-process (default): exactly what `find_duplicates` does after loading vectors:
-  build the ANN index (recommender.duplicates.ann), search every photo in batches
+  build the ANN index (embeddings.ann), search every photo in batches
   (k nearest, threshold afterwards), compare evidence (detection.compare). Feasible
   at 1,000,000 photos on the 2-core machine without writing a million rows first.
 - --db: a database of its own (`bench_duplicates`, dropped and re-created): products,
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from bench.db import setup_django
-from recommender.duplicates import ann
+from embeddings import ann
 from recommender.duplicates.detection import Photo, compare, strongest_per_pair
 from recommender.duplicates.thresholds import Thresholds
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TypedDict
 
 import botocore.exceptions
 import kombu.exceptions
@@ -35,4 +36,19 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     # Object storage (MEDIA_STORAGE=s3) unreachable or slow: EndpointConnectionError, ConnectTimeoutError, ...
     botocore.exceptions.ConnectionError,
     botocore.exceptions.ReadTimeoutError,
+)
+
+
+# The options of every task that is safe to run twice (it re-fetches by id and writes by state):
+# acknowledged only when done, so a message whose worker died is redelivered rather than lost,
+# and retried with backoff on TRANSIENT_ERRORS. Each task adds its own limits and retry count.
+class _RetryOptions(TypedDict):
+    acks_late: bool
+    reject_on_worker_lost: bool
+    autoretry_for: tuple[type[Exception], ...]
+    retry_backoff: bool
+
+
+REDELIVERED_AND_RETRIED = _RetryOptions(
+    acks_late=True, reject_on_worker_lost=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True
 )

@@ -199,6 +199,13 @@ WEB_PRELOAD_ENCODERS = env_bool("WEB_PRELOAD_ENCODERS", default=True)
 # huggingface_hub reads these itself; the encoders need them to say why weights are missing.
 HF_HUB_OFFLINE = env_bool("HF_HUB_OFFLINE") or env_bool("TRANSFORMERS_OFFLINE")
 
+# Hours between two full rebuilds of the stored neighbour lists (0: never; `manage.py neighbours_rebuild`).
+NEIGHBOURS_REBUILD_HOURS = env_int("NEIGHBOURS_REBUILD_HOURS", 24, minimum=0, maximum=24 * 30)
+if NEIGHBOURS_REBUILD_HOURS:
+    CELERY_BEAT_SCHEDULE["embeddings-rebuild-neighbour-lists"] = {
+        "task": "embeddings.rebuild_neighbour_lists",
+        "schedule": NEIGHBOURS_REBUILD_HOURS * 3600.0,
+    }
 # --- Duplicate listings (recommender.duplicates) -------------------------------
 # Visual cosine-similarity floors per encoder registry name: near-duplicate and
 # similar tiers. efficientnet-lite0 is calibrated by bench/duplicates_eval.py
@@ -344,6 +351,9 @@ WEB_WORKERS = env_int("WEB_WORKERS", 2, minimum=1, maximum=64)
 # Threads per worker: requests mostly wait on PostgreSQL, so a few threads keep a worker busy.
 WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1, maximum=64)
 WEB_TIMEOUT = env_int("WEB_TIMEOUT", 120, minimum=10)
+# Stored neighbours per product and space (embeddings/neighbours.py): "more like this" is served
+# from them while their first window's worth passes the request's filters.
+RECOMMENDER_NEIGHBOURS = env_int("RECOMMENDER_NEIGHBOURS", 100, minimum=10, maximum=1000)
 # Who may read /metrics (config/metrics/access.py): a bearer token, client networks, or both; neither: nobody.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS")

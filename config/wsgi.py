@@ -6,8 +6,11 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from config.after_response import AfterResponse
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_wsgi_application()
+# Storefront responses leave their log write for after they are sent (config/after_response.py).
+application = AfterResponse(get_wsgi_application())
 
 from django.conf import settings  # noqa: E402 (configured by get_wsgi_application above)
 

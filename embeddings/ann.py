@@ -1,7 +1,9 @@
-"""In-process approximate k-NN over every stored photo vector (numpy + faiss, no Django).
+"""In-process approximate k-NN over a whole catalogue's vectors at once (numpy + faiss, no Django).
 
-The full-catalog scan asks "which photos are nearest to each photo?" for every
-photo at once. One pgvector HNSW query per photo costs about a millisecond of
+Two bulk jobs ask "which are nearest to each one?" for every vector at once:
+the full duplicate scan (recommender.duplicates.scan, photo vectors, pairs above
+a floor) and the stored-neighbour rebuild (embeddings.neighbours, product
+vectors, the top k of each). One pgvector HNSW query per photo costs about a millisecond of
 a database core, so a million photos would take far longer than the 10-minute
 target on two cores; an index built in the scanning process answers the same
 question in batches, with BLAS doing the heavy part:
@@ -113,3 +115,32 @@ def exact_similarity(vectors: np.ndarray, left: np.ndarray, right: np.ndarray) -
         a, b = vectors[left[start : start + CHUNK]], vectors[right[start : start + CHUNK]]
         out[start : start + CHUNK] = np.einsum("nd,nd->n", a, b)
     return out
+
+
+def nearest(ann: AnnIndex, rows: np.ndarray, *, k: int, pool: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """For the vectors `rows`: their k nearest other rows (n, k) and exact similarities, nearest first.
+
+    The index proposes `pool * k` candidates per row (approximate when it is an
+    IVF over projections); every candidate is re-scored exactly from the full
+    vectors and the best k are kept, so similarities are exact and the order is
+    exact among the candidates. Rows with fewer than k others get -1 ids.
+    """
+    queries = ann.search_space[rows]
+    wanted = min(len(ann.vectors), pool * k + 1)
+    if ann.assignments is None:
+        _, candidates = ann.index.search(queries, wanted)
+    else:
+        assert ann.centroid_similarity is not None
+        _, candidates = ann.index.search_preassigned(
+            queries, wanted, ann.assignments[rows], ann.centroid_similarity[rows]
+        )
+    candidates = np.where(candidates == rows[:, None], -1, candidates)
+    valid = candidates >= 0
+    similarity = np.full(candidates.shape, -np.inf, dtype=np.float32)
+    query_rows = np.broadcast_to(rows[:, None], candidates.shape)[valid]
+    similarity[valid] = exact_similarity(ann.vectors, query_rows, candidates[valid])
+    order = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    best = np.take_along_axis(candidates, order, axis=1)
+    best_similarity = np.take_along_axis(similarity, order, axis=1)
+    best[~np.isfinite(best_similarity)] = -1
+    return best, best_similarity

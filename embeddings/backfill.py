@@ -22,8 +22,9 @@ from catalog.models import EmbeddingStatus, ProductImage
 from embeddings.encoders import get_encoder
 from embeddings.encoders.base import Encoder
 from embeddings.models import EncoderState, ImageVector
+from embeddings.neighbours import neighbour_lists_discard, neighbour_lists_rebuild
 from embeddings.pipeline import encode_claimed, read_claimed
-from embeddings.selectors import configured_encoder_name
+from embeddings.selectors import ActiveEncoder, configured_encoder_name
 from embeddings.services import (
     image_vectors_write,
     product_vectors_recompute,
@@ -42,6 +43,7 @@ class BackfillReport:
     failed: dict[int, str] = field(default_factory=dict)
     missing_after: int = 0
     index_rebuilt: bool = False
+    lists_rebuilt: bool = False
 
 
 def images_to_embed(*, space: str, identity: str, only_missing: bool) -> QuerySet[ProductImage]:
@@ -69,6 +71,7 @@ def backfill_space(
     batch_size: int | None = None,
     progress: Callable[[int], object] = lambda n: None,
     on_total: Callable[[int], None] = lambda n: None,
+    on_lists_progress: Callable[[int, int], None] | None = None,
 ) -> BackfillReport:
     encoder = get_encoder(configured_encoder_name(space))
     row = space_encoder_register(space=space, identity=encoder.identity, dim=encoder.dim)
@@ -76,6 +79,9 @@ def backfill_space(
     bulk = row.state == EncoderState.BACKFILLING
     if bulk:
         drop_hnsw_indexes(space=space, identity=encoder.identity)
+        # Its lists (of an earlier, interrupted backfill) stop being kept while it has no index:
+        # they are rebuilt from every vector before activation.
+        neighbour_lists_discard(space=space, encoder=encoder.identity)
     todo = images_to_embed(space=space, identity=encoder.identity, only_missing=only_missing)
     on_total(todo.count())
     size = batch_size or settings.EMBEDDING_CLAIM_BATCH_SIZE
@@ -95,7 +101,15 @@ def backfill_space(
     report.index_rebuilt = bulk
     report.missing_after = images_to_embed(space=space, identity=encoder.identity, only_missing=True).count()
     if activate and report.missing_after == 0 and report.state != EncoderState.ACTIVE:
+        # Lists first, as vectors: the moment queries switch, "more like this" reads the new
+        # encoder's lists, and two encoders' similarities are never compared.
+        neighbour_lists_rebuild(
+            encoder=ActiveEncoder(space=space, identity=encoder.identity, dim=encoder.dim),
+            on_progress=on_lists_progress,
+        )
+        report.lists_rebuilt = True
         report.state = space_encoder_activate(space=space, identity=encoder.identity).state
+        neighbour_lists_discard(space=space, keep=encoder.identity)
     return report
 
 

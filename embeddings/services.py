@@ -9,6 +9,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from embeddings.models import EncoderState, ImageVector, ProductVector, SpaceEncoder
+from embeddings.neighbours import neighbour_lists_refresh
+from embeddings.selectors import encoders_with_lists
 from embeddings.vector_codec import vector_literal
 from embeddings.vector_indexes import ensure_hnsw_index
 
@@ -147,3 +149,6 @@ def product_vectors_recompute(*, product_ids: Sequence[int]) -> None:
             """,
             [ids, ids],
         )
+        # The stored "more like this" lists follow the new vectors in this same transaction.
+        for encoder in encoders_with_lists():
+            neighbour_lists_refresh(encoder=encoder, product_ids=ids)

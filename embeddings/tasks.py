@@ -19,8 +19,10 @@ from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
 from django.db import transaction
 
-from config.queues import TRANSIENT_ERRORS, Queue
+from config.queues import REDELIVERED_AND_RETRIED, TRANSIENT_ERRORS, Queue
 from embeddings import pipeline
+from embeddings.neighbours import RebuildRunning, neighbour_lists_rebuild
+from embeddings.selectors import encoders_with_lists
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +47,7 @@ def embed_images(image_ids: list[int]) -> dict[str, object]:
 
 
 @shared_task(
-    name="embeddings.sweep_pending_images",
-    queue=Queue.DEFAULT.value,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
-    max_retries=3,
+    name="embeddings.sweep_pending_images", queue=Queue.DEFAULT.value, **REDELIVERED_AND_RETRIED, max_retries=3
 )
 def sweep_pending_images() -> int:
     """Re-enqueue photos pending longer than EMBEDDING_PENDING_TIMEOUT (lost message, killed worker)."""
@@ -60,6 +56,27 @@ def sweep_pending_images() -> int:
         logger.warning("re-enqueueing %d photos left pending too long", len(ids))
         enqueue_embedding(ids)
     return len(ids)
+
+
+@shared_task(
+    name="embeddings.rebuild_neighbour_lists",
+    queue=Queue.DEFAULT.value,
+    # Redelivered if the worker dies: the rebuild resumes from its last committed batch.
+    **REDELIVERED_AND_RETRIED,
+    max_retries=3,
+    time_limit=4 * 3600,
+    soft_time_limit=4 * 3600 - 60,
+)
+def rebuild_neighbour_lists() -> dict[str, int]:
+    """Rebuild every kept encoder's stored neighbour lists (beat, NEIGHBOURS_REBUILD_HOURS): repairs what the
+    incremental updates leave approximate (lists short of a removed entry, entrants beyond reach)."""
+    done: dict[str, int] = {}
+    for encoder in encoders_with_lists():
+        try:
+            done[encoder.space] = neighbour_lists_rebuild(encoder=encoder).done
+        except RebuildRunning as exc:
+            logger.info("%s", exc)
+    return done
 
 
 def enqueue_embedding(image_ids: Sequence[int]) -> None:

@@ -59,6 +59,9 @@ def ensure_hnsw_index(*, kind: str, space: str, encoder: str, dim: int, concurre
     return name
 
 
-def knn_distance_sql(alias: str, dim: int) -> str:
-    """`<alias>.embedding::halfvec(dim) <=> %s::halfvec(dim)`: the indexed cosine distance."""
-    return f"({alias}.embedding::halfvec({int(dim)}) <=> %s::halfvec({int(dim)}))"
+def knn_distance_sql(alias: str, dim: int, query: str = "%s") -> str:
+    """`<alias>.embedding::halfvec(dim) <=> <query>::halfvec(dim)`: the indexed cosine distance.
+
+    `query` is a parameter placeholder by default, or an SQL expression (another row's embedding).
+    """
+    return f"({alias}.embedding::halfvec({int(dim)}) <=> {query}::halfvec({int(dim)}))"

@@ -1,6 +1,15 @@
 from __future__ import annotations
 
+from embeddings.models.neighbours import NeighbourRebuild, ProductNeighbours
 from embeddings.models.spaces import EncoderState, Space, SpaceEncoder
 from embeddings.models.vectors import ImageVector, ProductVector
 
-__all__ = ["EncoderState", "ImageVector", "ProductVector", "Space", "SpaceEncoder"]
+__all__ = [
+    "EncoderState",
+    "ImageVector",
+    "NeighbourRebuild",
+    "ProductNeighbours",
+    "ProductVector",
+    "Space",
+    "SpaceEncoder",
+]

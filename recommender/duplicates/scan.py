@@ -2,7 +2,7 @@
 
 1. Load every current visual vector of active products with one binary COPY
    (2.5 KB a photo at 1280-d as halfvec; parsed straight into a float32 matrix).
-2. Build the in-process ANN index (recommender.duplicates.ann).
+2. Build the in-process ANN index (embeddings.ann).
 3. Search it in batches: k nearest per photo (bounded), threshold afterwards,
    evidence compared exactly as on upload (detection.compare), pairs stored.
    Each batch's pairs and the scan's cursor commit in one transaction, so an
@@ -21,10 +21,10 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from embeddings import ann as ann_index
 from embeddings.models import Space
 from embeddings.selectors import ActiveEncoder
 from embeddings.vector_codec import halfvec_from_wire
-from recommender.duplicates import ann as ann_index
 from recommender.duplicates import selectors
 from recommender.duplicates.detection import Photo, compare, strongest_per_pair
 from recommender.duplicates.models import DuplicatePair, DuplicateScan, ScanStatus

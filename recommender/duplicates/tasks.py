@@ -11,7 +11,7 @@ import logging
 
 from celery import shared_task
 
-from config.queues import TRANSIENT_ERRORS, Queue
+from config.queues import REDELIVERED_AND_RETRIED, Queue
 from recommender.duplicates.selectors import visual_encoder
 from recommender.duplicates.services import duplicates_check_image
 
@@ -22,9 +22,7 @@ logger = logging.getLogger(__name__)
     name="recommender.duplicates.tasks.duplicates_check_images",
     queue=Queue.DEFAULT.value,
     # Idempotent (a re-check yields the same pairs and groups), so a redelivery after a crash is safe.
-    acks_late=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
+    **REDELIVERED_AND_RETRIED,
     max_retries=5,
     time_limit=120,
     soft_time_limit=100,

@@ -19,8 +19,8 @@ def prune_recommendation_logs() -> int:
 @shared_task(name="recommender.storefront.tasks.refresh_starter_clusters")
 def refresh_starter_clusters() -> int:
     """Recompute the cold-start clusters before they expire, so no shopper request pays for k-means."""
-    from recommender.storefront.selectors.spaces import active_encoders
+    from embeddings.selectors import active_encoder
     from recommender.storefront.selectors.starter import starter_clusters
 
-    encoder = active_encoders().get("visual")
+    encoder = active_encoder("visual")
     return len(starter_clusters(encoder, refresh=True)) if encoder is not None else 0

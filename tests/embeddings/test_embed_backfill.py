@@ -10,7 +10,7 @@ from django.db import connection
 
 from catalog.models import ProductImage
 from embeddings import pipeline
-from embeddings.models import ImageVector, ProductVector
+from embeddings.models import ImageVector, NeighbourRebuild, ProductNeighbours, ProductVector, SpaceEncoder
 from embeddings.selectors import active_encoder
 from embeddings.vector_indexes import VECTOR_TABLES, index_exists, index_name
 from tests.embeddings.test_pipeline import add_photos
@@ -53,8 +53,17 @@ def test_it_backfills_a_new_encoder_builds_its_index_after_the_load_and_activate
     assert ProductVector.objects.filter(space="visual", encoder=new.identity).count() == 2
     for table in VECTOR_TABLES.values():
         assert index_exists(index_name(table, "visual", new.identity))
+    # The stored "more like this" lists were rebuilt with the new encoder before queries switched to it,
+    # and the old encoder's lists are gone (two encoders' similarities are never compared).
+    lists = ProductNeighbours.objects.filter(space="visual")
+    assert set(lists.values_list("encoder", flat=True)) == {new.identity}
+    assert sorted(len(ids) for ids in lists.values_list("neighbour_ids", flat=True)) == [1, 1]
+    rebuilt = NeighbourRebuild.objects.get(space="visual", encoder=new.identity)
+    activated = SpaceEncoder.objects.get(space="visual", encoder=new.identity).activated_at
+    assert rebuilt.finished_at is not None and activated is not None and rebuilt.finished_at <= activated
     out = capsys.readouterr().out
     assert "5 photos embedded" in out and "0 still missing" in out and "HNSW indexes rebuilt" in out
+    assert "neighbour lists rebuilt before activation" in out
 
 
 def test_only_missing_resumes_and_the_index_is_used_by_knn_afterwards(

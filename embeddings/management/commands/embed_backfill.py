@@ -52,6 +52,7 @@ class Command(BaseCommand):
                 f"{space}: {report.identity} ({report.state}): {report.embedded} photos embedded "
                 f"({rate:.1f}/s), {len(report.failed)} undecodable, {report.missing_after} still missing"
                 + ("; HNSW indexes rebuilt" if report.index_rebuilt else "")
+                + ("; neighbour lists rebuilt before activation" if report.lists_rebuilt else "")
             )
             for image_id, reason in list(report.failed.items())[:20]:
                 self.stdout.write(f"  photo {image_id}: {reason}")

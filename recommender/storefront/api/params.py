@@ -14,6 +14,7 @@ from rest_framework import serializers
 from catalog.models import Category
 from config.api import MAX_OFFSET, FiniteFloatField, id_field
 from config.errors import ApiError
+from config.process_cache import ProcessCache
 from recommender.storefront.selectors.filters import ProductFilters
 from recommender.storefront.selectors.spaces import Mode
 
@@ -140,12 +141,26 @@ def attribute_filters(data: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(checked))
 
 
+# Slug -> id of the categories asked for. Only found ones are remembered: a new category is
+# found at once, and a deleted one matches no product for up to a minute instead of a 400.
+_category_ids: ProcessCache[str, int | None] = ProcessCache(ttl_seconds=60.0)
+
+
+def _category_id(slug: str) -> int | None:
+    category_id = _category_ids.get(
+        slug, lambda: Category.objects.filter(slug=slug).values_list("id", flat=True).first()
+    )
+    if category_id is None:
+        _category_ids.forget(slug)
+    return category_id
+
+
 def product_filters(validated: dict[str, Any], data: Any) -> ProductFilters:
     """ProductFilters from validated FilterParams; an unknown category is a 400, not an empty list."""
     category_id = None
     slug = validated.get("category")
     if slug:
-        category_id = Category.objects.filter(slug=slug).values_list("id", flat=True).first()
+        category_id = _category_id(slug)
         if category_id is None:
             raise ApiError("invalid", f"category: unknown category {slug!r}.", details={"category": slug})
     return ProductFilters(

@@ -50,6 +50,8 @@ class Exclusions:
 
     product_ids: tuple[int, ...] = ()
     product_groups: tuple[str, ...] = field(default=())
+    # The variants of this product (its product_group, read by the statement itself: no round trip first).
+    variants_of: int | None = None
 
 
 def _attribute_candidates(value: str) -> list[Any]:
@@ -96,4 +98,14 @@ def filter_sql(filters: ProductFilters, exclusions: Exclusions | None = None) ->
         if exclusions.product_groups:
             clauses.append("p.product_group <> ALL(%s)")
             params.append(list(exclusions.product_groups))
+        if exclusions.variants_of is not None:
+            # The source's group comes from an InitPlan, evaluated once; a product without a group ('')
+            # has no variants. Spelt with "= ''" first so the planner's estimate stays that of "nearly
+            # every row" (the MCV of product_group is usually ''): IS DISTINCT FROM an unknown value
+            # was estimated at one row, and the planner then chose to sort instead of using HNSW.
+            clauses.append(
+                "(p.product_group = '' OR p.product_group <> "
+                "COALESCE((SELECT s.product_group FROM catalog_product s WHERE s.id = %s), ''))"
+            )
+            params.append(exclusions.variants_of)
     return " AND ".join(clauses), params

@@ -1,43 +1,77 @@
 """One SQL statement that fetches k-NN candidates per space and scores them in both spaces.
 
-Each space's branch repeats the indexed expression and predicate
+One round trip does all of it:
+
+- the k-NN session settings (`hnsw.ef_search`, iterative scan) are set by
+  `set_config(..., true)` in the statement's first CTE, and every index branch
+  waits for it (a one-time filter on that CTE), so the scan starts with them;
+  on an autocommit connection they lapse with the statement;
+- a query vector is a parameter (search, search by photo, recommendations) or
+  the stored vector of a product, looked up by the statement itself (/similar/):
+  nothing is fetched into Python first;
+- each space's candidates come from the product's stored neighbour list
+  (embeddings.neighbours) when its first k entries that pass the filters exist,
+  and otherwise from the HNSW index: the index branch sits behind a one-time
+  filter on the list's count, so it never runs when the list suffices;
+- the candidates of every branch are then scored exactly against both query
+  vectors in the same statement, whichever path found them;
+- the first row also carries the active encoders, so a process that cached them
+  (spaces.serving_encoders) learns in the same round trip that they changed.
+
+Each index branch repeats the indexed expression and predicate
 (`knn_distance_sql`, `space = … AND encoder = …`) and orders by the distance
 with a LIMIT, which is the only shape the partial HNSW index serves. The exact
 path fences the same branch with `OFFSET 0` so the planner cannot turn it back
-into an index scan that would filter after the fact. The candidates of every
-branch are then scored exactly against both query vectors in the same
-statement: one round trip, and every score is exact whichever path found it.
+into an index scan that would filter after the fact.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import connection
 
-from embeddings.models import ProductVector
+from embeddings.models import EncoderState, ProductNeighbours, ProductVector, SpaceEncoder
 from embeddings.selectors import ActiveEncoder
 from embeddings.vector_codec import halfvec_from_wire, halfvec_send_sql, vector_literal
-from embeddings.vector_indexes import knn_distance_sql
 from recommender.storefront.selectors.planning import Plan, Strategy
 
 VECTORS = ProductVector._meta.db_table
+LISTS = ProductNeighbours._meta.db_table
+ENCODERS = SpaceEncoder._meta.db_table
+# Where a space's candidates came from (CandidateRow.origin).
+FROM_LIST = "neighbours"
+FROM_INDEX = "index"
 
 
 @dataclass(frozen=True, eq=False)
 class SpaceQuery:
-    """A query vector in one space, for the active encoder of that space (float32, unit length)."""
+    """A query in one space, for the active encoder of that space: a vector (float32, unit length), or
+    the stored vector of `product_id` (whose stored neighbour list may then answer instead of the index)."""
 
     encoder: ActiveEncoder
-    vector: np.ndarray
+    vector: np.ndarray | None = None
+    product_id: int | None = None
 
     @cached_property
     def literal(self) -> str:
         """The SQL parameter: made once per query however many places of the statement use it."""
+        assert self.vector is not None
         return vector_literal(self.vector)
+
+    def cte(self, name: str) -> tuple[str, list[Any]]:
+        """`name AS MATERIALIZED (SELECT embedding)`: the query vector, computed once per statement."""
+        dim = self.encoder.dim
+        if self.vector is not None:
+            return f"{name} AS MATERIALIZED (SELECT %s::halfvec({dim}) AS embedding)", [self.literal]
+        return (
+            f"{name} AS MATERIALIZED (SELECT q.embedding::halfvec({dim}) AS embedding FROM {VECTORS} q "
+            "WHERE q.product_id = %s AND q.space = %s AND q.encoder = %s)",
+            [self.product_id, self.encoder.space, self.encoder.identity],
+        )
 
 
 @dataclass(frozen=True)
@@ -58,15 +92,34 @@ class CandidateRow:
     semantic: float | None
     visual_vector: np.ndarray | None
     semantic_vector: np.ndarray | None
+    origin: str = FROM_INDEX
 
 
-def _space_branch(space: str, query: SpaceQuery, where: str, params: list[Any], k: int, exact: bool) -> Branch:
-    distance = knn_distance_sql("v", query.encoder.dim)
+@dataclass
+class Fetched:
+    """The candidates, and what the statement learnt besides."""
+
+    rows: list[CandidateRow]
+    active_encoders: dict[str, str]  # space -> identity, as the database has them now
+    has_query: dict[str, bool]  # space -> whether its query vector exists (a product without photos yet)
+    source_found: bool = True
+    origins: dict[str, str] = field(default_factory=dict)  # space -> FROM_LIST or FROM_INDEX
+
+
+def _query_name(space: str) -> str:
+    return f"q_{space}"
+
+
+def _index_branch(space: str, query: SpaceQuery, where: str, params: list[Any], k: int, exact: bool) -> Branch:
+    dim = query.encoder.dim
+    distance = f"(v.embedding::halfvec({dim}) <=> (SELECT embedding FROM {_query_name(space)}))"
+    # The one-time filter: the settings CTE runs before the scan, and no query vector means no scan.
+    gate = f"(SELECT ready FROM knn_settings) AND EXISTS (SELECT 1 FROM {_query_name(space)})"
     inner = (
         f"SELECT v.product_id, {distance} AS raw FROM {VECTORS} v JOIN catalog_product p ON p.id = v.product_id "
-        f"WHERE v.space = %s AND v.encoder = %s AND {where}"
+        f"WHERE v.space = %s AND v.encoder = %s AND {gate} AND {where}"
     )
-    inner_params = [query.literal, space, query.encoder.identity, *params]
+    inner_params = [space, query.encoder.identity, *params]
     if exact:
         # OFFSET 0 keeps the sort outside the subquery: the HNSW index cannot serve it.
         sql = f"SELECT product_id, raw FROM ({inner} OFFSET 0) s ORDER BY raw, product_id LIMIT %s"
@@ -75,19 +128,31 @@ def _space_branch(space: str, query: SpaceQuery, where: str, params: list[Any], 
     return Branch(tag=space, sql=sql, params=[*inner_params, k])
 
 
+def _list_cte(space: str, query: SpaceQuery, where: str, params: list[Any], k: int) -> tuple[str, list[Any]]:
+    """The first k entries of the product's stored list in `space` that pass the filters, nearest first."""
+    return (
+        f"list_{space} AS MATERIALIZED ("
+        f"SELECT u.id AS product_id, (1 - u.s)::float8 AS raw FROM {LISTS} n "
+        "CROSS JOIN LATERAL unnest(n.neighbour_ids, n.similarities) WITH ORDINALITY AS u(id, s, o) "
+        "JOIN catalog_product p ON p.id = u.id "
+        f"WHERE n.product_id = %s AND n.space = %s AND n.encoder = %s AND {where} ORDER BY u.o LIMIT %s)",
+        [query.product_id, space, query.encoder.identity, *params, k],
+    )
+
+
 def _score_sql(space: str, alias: str, query: SpaceQuery | None, with_vectors: bool) -> tuple[str, str, list[Any]]:
     """(select columns, join, params) scoring candidate rows against `query` in `space`."""
     if query is None:
         return ("NULL::float8, NULL::bytea" if with_vectors else "NULL::float8"), "", []
     dim = query.encoder.dim
-    columns = f"1 - ({alias}.embedding::halfvec({dim}) <=> %s::halfvec({dim}))"
+    columns = f"1 - ({alias}.embedding::halfvec({dim}) <=> (SELECT embedding FROM {_query_name(space)}))"
     if with_vectors:
         columns += f", {halfvec_send_sql(alias + '.embedding')}"
     join = (
-        f"LEFT JOIN {VECTORS} {alias} ON {alias}.product_id = c.product_id "
+        f"LEFT JOIN {VECTORS} {alias} ON {alias}.product_id = cand.product_id "
         f"AND {alias}.space = %s AND {alias}.encoder = %s"
     )
-    return columns, join, [query.literal, space, query.encoder.identity]
+    return columns, join, [space, query.encoder.identity]
 
 
 def fetch_candidates(
@@ -100,57 +165,100 @@ def fetch_candidates(
     k: int,
     extra: list[Branch] | None = None,
     with_vectors: bool = False,
-) -> list[CandidateRow]:
-    """Candidates of every branch, each scored exactly in the visual and semantic spaces."""
+    source_product_id: int | None = None,
+) -> Fetched:
+    """Candidates of every branch, each scored exactly in the visual and semantic spaces: one statement."""
     exact = plan.strategy == Strategy.EXACT
-    branches = [_space_branch(space, query, where, where_params, k, exact) for space, query in spaces.items()]
-    branches += extra or []
-    union = " UNION ALL ".join(f"(SELECT %s AS tag, b.product_id, b.raw FROM ({b.sql}) b)" for b in branches)
-    params: list[Any] = []
-    for branch in branches:
-        params += [branch.tag, *branch.params]
-    visual_cols, visual_join, visual_params = _score_sql("visual", "sv_visual", scoring.get("visual"), with_vectors)
-    semantic_cols, semantic_join, semantic_params = _score_sql(
-        "semantic", "sv_semantic", scoring.get("semantic"), with_vectors
-    )
-    sql = (
-        f"WITH c AS MATERIALIZED ({union}) "
-        f"SELECT c.tag, c.product_id, c.raw, {visual_cols}, {semantic_cols} FROM c {visual_join} {semantic_join}"
-    )
-    # Column params come before join params in the statement text.
-    params = (
-        params
-        + visual_params[:1]
-        + semantic_params[:1]
-        + (visual_params[1:] if visual_params else [])
-        + (semantic_params[1:] if semantic_params else [])
-    )
-    # set_config(..., true) is SET LOCAL: it lasts until the end of the transaction,
-    # and on an autocommit connection it would vanish before the query ran. The
-    # view usually holds a transaction already (savepoint=False then adds nothing).
-    # Parallel workers are switched off: on a small box their start-up costs more
-    # than the few thousand rows an exact scan touches, and they steal cores from
-    # concurrent requests.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true), "
-            "set_config('hnsw.max_scan_tuples', %s, true), set_config('max_parallel_workers_per_gather', '0', true)",
+    ctes: list[tuple[str, list[Any]]] = [
+        (
+            "knn_settings AS MATERIALIZED (SELECT set_config('hnsw.ef_search', %s, true) IS NOT NULL "
+            "AND set_config('hnsw.iterative_scan', %s, true) IS NOT NULL "
+            "AND set_config('hnsw.max_scan_tuples', %s, true) IS NOT NULL AS ready)",
             [
                 str(plan.ef_search),
                 "relaxed_order" if plan.strategy == Strategy.ITERATIVE else "off",
                 str(plan.max_scan_tuples),
             ],
         )
+    ]
+    queries = {space: query for space, query in scoring.items() if query is not None}
+    for space, query in spaces.items():
+        queries.setdefault(space, query)
+    ctes += [query.cte(_query_name(space)) for space, query in queries.items()]
+    branches: list[tuple[str, str, str, list[Any]]] = []  # (tag, origin, sql, params)
+    for space, query in spaces.items():
+        index = _index_branch(space, query, where, where_params, k, exact)
+        if query.product_id is None:
+            branches.append((space, FROM_INDEX, index.sql, index.params))
+            continue
+        ctes.append(_list_cte(space, query, where, where_params, k))
+        enough = f"(SELECT count(*) FROM list_{space}) >= %s"
+        branches.append((space, FROM_LIST, f"SELECT product_id, raw FROM list_{space} WHERE {enough}", [k]))
+        # Only when the list falls short (a one-time filter: otherwise the index is never touched).
+        branches.append((space, FROM_INDEX, f"SELECT * FROM ({index.sql}) i WHERE NOT {enough}", [*index.params, k]))
+    branches += [(b.tag, FROM_INDEX, b.sql, b.params) for b in extra or []]
+    union = " UNION ALL ".join(
+        f"(SELECT %s AS tag, %s AS origin, b.product_id, b.raw FROM ({sql}) b)" for *_, sql, _ in branches
+    )
+    union_params: list[Any] = []
+    for tag, origin, _, params in branches:
+        union_params += [tag, origin, *params]
+    ctes.append((f"cand AS MATERIALIZED ({union})", union_params))
+
+    score_columns, joins, join_params = [], [], []
+    for space in ("visual", "semantic"):
+        columns, join, params = _score_sql(space, f"sv_{space}", scoring.get(space), with_vectors)
+        score_columns.append(columns)
+        joins.append(join)
+        join_params += params
+    found = "EXISTS (SELECT 1 FROM catalog_product WHERE id = %s)" if source_product_id is not None else "TRUE"
+    has_query = ", ".join(f"EXISTS (SELECT 1 FROM {_query_name(space)})" for space in queries) or "NULL"
+    meta = (
+        f"SELECT {found} AS found, "
+        f"(SELECT array_agg(e.space || ' ' || e.encoder) FROM {ENCODERS} e WHERE e.state = %s) AS actives, "
+        f"ARRAY[{has_query}]::bool[] AS has_query"
+    )
+    meta_params: list[Any] = [
+        *([source_product_id] if source_product_id is not None else []),
+        EncoderState.ACTIVE.value,
+    ]
+    # The whole of it is the one CTE `c`: the candidates, scored, as the statement returns them.
+    sql = (
+        "WITH c AS MATERIALIZED (WITH " + ", ".join(text for text, _ in ctes) + f", meta AS MATERIALIZED ({meta}) "
+        f"SELECT meta.found, meta.actives, meta.has_query, cand.tag, cand.origin, cand.product_id, cand.raw, "
+        f"{', '.join(score_columns)} FROM meta LEFT JOIN cand ON TRUE {' '.join(joins)}) SELECT * FROM c"
+    )
+    params = [value for _, values in ctes for value in values] + meta_params + join_params
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return [_row(row, with_vectors) for row in rows]
+    first = rows[0]
+    actives = dict(entry.split(" ", 1) for entry in first[1] or [])
+    fetched = Fetched(
+        rows=[_row(row[3:], with_vectors) for row in rows if row[3] is not None],
+        active_encoders=actives,
+        has_query=dict(zip(queries, first[2], strict=False)) if queries else {},
+        source_found=bool(first[0]),
+    )
+    for row in fetched.rows:
+        if row.tag in spaces:
+            fetched.origins[row.tag] = row.origin
+    return fetched
 
 
 def _row(row: tuple[Any, ...], with_vectors: bool) -> CandidateRow:
+    tag, origin, product_id, raw = row[:4]
     if with_vectors:
-        tag, product_id, raw, visual, visual_wire, semantic, semantic_wire = row
+        visual, visual_wire, semantic, semantic_wire = row[4:]
         return CandidateRow(
-            tag, product_id, raw, visual, semantic, halfvec_from_wire(visual_wire), halfvec_from_wire(semantic_wire)
+            tag,
+            product_id,
+            raw,
+            visual,
+            semantic,
+            halfvec_from_wire(visual_wire),
+            halfvec_from_wire(semantic_wire),
+            origin,
         )
-    tag, product_id, raw, visual, semantic = row
-    return CandidateRow(tag, product_id, raw, visual, semantic, None, None)
+    visual, semantic = row[4:]
+    return CandidateRow(tag, product_id, raw, visual, semantic, None, None, origin)

@@ -18,12 +18,20 @@ JSON containment is tiny, and an exact scan over half the catalog would take
 seconds. Whatever the choice, the ranking falls back to the exact path when an
 index path returns fewer rows than asked (see ranking.py), so a plan that is
 wrong costs time, never results.
+
+Estimates are cached per process for a minute, keyed by the filter
+predicate and its parameters: a product page asks the same few filters over and
+over, and the selectivity of "in stock" or "category = dresses" moves slowly,
+while each EXPLAIN or capped COUNT is a round trip (the capped COUNT one that
+grows with the catalogue). A stale estimate only picks a slower path; the
+fallback above keeps every answer complete.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -31,7 +39,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from recommender.storefront.selectors.filters import Exclusions, ProductFilters, filter_sql
+from config.process_cache import ProcessCache
+from recommender.storefront.selectors.filters import ProductFilters, filter_sql
 
 
 class Strategy(StrEnum):
@@ -60,6 +69,14 @@ class Plan:
         }
 
 
+# A stale estimate only picks a slower path (see the module docstring).
+_estimates: ProcessCache[tuple[str, str, tuple[str, ...]], int] = ProcessCache(ttl_seconds=60.0)
+
+
+def _cached(kind: str, where: str, params: list[Any], compute: Callable[[], int]) -> int:
+    return _estimates.get((kind, where, tuple(str(p) for p in params)), compute)
+
+
 def _estimated_rows(where: str, params: list[Any]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM catalog_product p WHERE {where}", params)
@@ -84,14 +101,17 @@ def _count_capped(where: str, params: list[Any], cap: int) -> int:
         return int(cursor.fetchone()[0])
 
 
-def plan_knn(*, filters: ProductFilters, exclusions: Exclusions, k: int) -> Plan:
+def plan_knn(*, filters: ProductFilters, k: int) -> Plan:
+    """The path for k candidates under `filters`. Exclusions (the source, its variants, a shopper's
+    history) leave out a handful of rows: they do not move the choice, and left out of the estimate
+    they keep it one cache entry per filter rather than per product page."""
     ef_search = max(settings.RECOMMENDER_EF_SEARCH, k)
     max_scan = settings.RECOMMENDER_MAX_SCAN_TUPLES
     if filters.is_empty():
         return Plan(Strategy.HNSW, ef_search, max_scan, None, None, "no filters")
-    where, params = filter_sql(filters, exclusions)
-    estimated = _estimated_rows(where, params)
-    catalog = _catalog_rows()
+    where, params = filter_sql(filters)
+    estimated = _cached("estimate", where, params, lambda: _estimated_rows(where, params))
+    catalog = _cached("catalog", "", [], _catalog_rows)
     # An exact scan costs ~ one distance per matching row (M); an iterative scan visits
     # ~ k / (M / N) graph nodes, each several distances. Exact wins while M^2 < c * k * N.
     exact_max = max(
@@ -99,7 +119,8 @@ def plan_knn(*, filters: ProductFilters, exclusions: Exclusions, k: int) -> Plan
     )
     if estimated <= exact_max:
         # Confirm before committing to a scan whose cost grows with the matching rows.
-        counted = _count_capped(where, params, 2 * exact_max + 1)
+        cap = 2 * exact_max + 1
+        counted = _cached(f"count<{cap}", where, params, lambda: _count_capped(where, params, cap))
         if counted <= 2 * exact_max:
             return Plan(Strategy.EXACT, ef_search, max_scan, counted, catalog, f"{counted} rows match the filters")
         estimated = counted

@@ -22,13 +22,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
+from django.http import Http404
 
 from recommender.storefront.selectors.filters import Exclusions, ProductFilters, filter_sql
-from recommender.storefront.selectors.knn import Branch, SpaceQuery, fetch_candidates
-from recommender.storefront.selectors.planning import Strategy, plan_knn
+from recommender.storefront.selectors.knn import FROM_LIST, Branch, Fetched, SpaceQuery, fetch_candidates
+from recommender.storefront.selectors.planning import Plan, Strategy, plan_knn
 from recommender.storefront.selectors.scoring import Scored, Weights, by_score, combine_weighted, merge, mmr
 
 MAX_POOL_DOUBLINGS = 4
+NO_QUERY_REASON = "no query vector in the active encoders' spaces (photos not embedded yet?)"
+
+
+class StaleEncoders(Exception):
+    """The active encoders changed since this process cached them: rank again with the new ones."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class RankSpec:
     max_similarity: float | None = None  # visual ceiling: re-listed duplicates stay out
     extra: Callable[[str, list[Any], int], list[Branch]] | None = None
     combine: Callable[[list[Scored]], None] | None = None
+    # /similar/: the product whose stored vectors are the queries (404 if it does not exist).
+    source_product_id: int | None = None
 
 
 @dataclass
@@ -58,17 +66,47 @@ class _Window:
     diagnostics: dict[str, Any]
 
 
+def _check_encoders(spec: RankSpec, fetched: Fetched) -> None:
+    for space, query in {**spec.scoring, **spec.spaces}.items():
+        if query is not None and fetched.active_encoders.get(space) != query.encoder.identity:
+            raise StaleEncoders(f"{space}: {query.encoder.identity} is no longer the active encoder")
+
+
+def _present_weights(spec: RankSpec, present: list[str]) -> Weights:
+    """The weights over the spaces that have a query vector: one space alone ranks by that space."""
+    if len(present) == len(spec.spaces) or len(present) != 1:
+        return spec.weights
+    return Weights(visual=float(present[0] == "visual"), semantic=float(present[0] == "semantic"))
+
+
+def _strategy(plan: Plan, origins: dict[str, str]) -> dict[str, Any]:
+    listed = sorted(space for space, origin in origins.items() if origin == FROM_LIST)
+    if listed and len(listed) == len(origins):
+        return {
+            "strategy": "neighbours",
+            "reason": f"stored neighbour lists filled the window ({', '.join(listed)})",
+            "ef_search": None,
+            "max_scan_tuples": None,
+            "estimated_rows": plan.estimated_rows,
+            "catalog_rows": plan.catalog_rows,
+        }
+    described = plan.describe()
+    if listed:
+        described["reason"] += f"; stored neighbour lists filled {', '.join(listed)}"
+    return described
+
+
 def _rank_window(spec: RankSpec, need: int) -> _Window:
     # MMR needs a pool larger than what it returns to have something to trade.
     k = need * 2 if spec.diversity > 0 else need
-    plan = plan_knn(filters=spec.filters, exclusions=spec.exclusions, k=k)
+    plan = plan_knn(filters=spec.filters, k=k)
     where, params = filter_sql(spec.filters, spec.exclusions)
     fallback: str | None = None
     examined = 0
     attempts = 0
     while True:
         attempts += 1
-        rows = fetch_candidates(
+        fetched = fetch_candidates(
             plan=plan,
             spaces=spec.spaces,
             scoring=spec.scoring,
@@ -77,10 +115,24 @@ def _rank_window(spec: RankSpec, need: int) -> _Window:
             k=k,
             extra=spec.extra(where, params, k) if spec.extra else None,
             with_vectors=spec.diversity > 0,
+            source_product_id=spec.source_product_id,
         )
+        if not fetched.source_found:
+            raise Http404("No such product.")
+        _check_encoders(spec, fetched)
+        present = [space for space in spec.spaces if fetched.has_query.get(space, True)]
+        if not present:
+            diagnostics = {
+                "strategy": "none",
+                "reason": NO_QUERY_REASON,
+                "spaces_with_query": [],
+                "candidates_examined": 0,
+            }
+            return _Window(items=[], exhausted=True, diagnostics=diagnostics)
+        rows = fetched.rows
         examined += len(rows)
         counts = Counter(row.tag for row in rows)
-        short = [space for space in spec.spaces if counts[space] < k]
+        short = [space for space in present if counts[space] < k]
         if short and plan.strategy != Strategy.EXACT:
             fallback = f"{plan.strategy.value} returned {counts[short[0]]} of {k} in {short[0]}; re-ran exactly"
             plan = replace(plan, strategy=Strategy.EXACT)
@@ -88,21 +140,24 @@ def _rank_window(spec: RankSpec, need: int) -> _Window:
         items = merge(rows)
         if spec.max_similarity is not None:
             items = [i for i in items if i.visual is None or i.visual <= spec.max_similarity]
-        exhausted = bool(short) or not spec.spaces
+        exhausted = bool(short)
         if len(items) >= need or exhausted or attempts > MAX_POOL_DOUBLINGS:
             break
         k *= 2
+    weights = _present_weights(spec, present)
     if spec.combine is not None:
         spec.combine(items)
     else:
-        combine_weighted(items, spec.weights)
-    ordered = mmr(by_score(items), count=need, diversity=spec.diversity, weights=spec.weights)
+        combine_weighted(items, weights)
+    ordered = mmr(by_score(items), count=need, diversity=spec.diversity, weights=weights)
     diagnostics = {
-        **plan.describe(),
+        **_strategy(plan, fetched.origins),
         "fallback": fallback,
         "candidates_examined": examined,
         "candidates_per_space": k,
         "queries": attempts,
+        "spaces_with_query": sorted(present),
+        "weights": {"visual": weights.visual, "semantic": weights.semantic},
     }
     return _Window(items=ordered[:need], exhausted=exhausted, diagnostics=diagnostics)
 

@@ -19,7 +19,7 @@ from recommender.storefront.selectors.filters import Exclusions, ProductFilters
 from recommender.storefront.selectors.knn import VECTORS
 from recommender.storefront.selectors.ranking import Ranking
 from recommender.storefront.selectors.scoring import Weights
-from recommender.storefront.selectors.spaces import Mode, VectorQuery, vector_ranking
+from recommender.storefront.selectors.spaces import Mode, VectorQuery, vector_queries, vector_ranking
 from recommender.storefront.selectors.starter import starter_set
 
 # Rocchio weights: a like says more than a view; a dislike pushes the query away.
@@ -136,4 +136,4 @@ def _recommend(request: ColdStart, encoders: dict[str, ActiveEncoder], disliked_
         offset=request.offset,
         limit=request.limit,
     )
-    return vector_ranking(ranked_as, vectors=vectors, encoders=encoders, exclusions=exclusions)
+    return vector_ranking(ranked_as, queries=vector_queries(vectors, encoders), exclusions=exclusions)

@@ -18,7 +18,7 @@ from recommender.storefront.selectors.filters import Exclusions, ProductFilters
 from recommender.storefront.selectors.knn import Branch, SpaceQuery
 from recommender.storefront.selectors.ranking import Ranking, RankSpec, rank_page
 from recommender.storefront.selectors.scoring import Weights, combine_rrf
-from recommender.storefront.selectors.spaces import VectorQuery, vector_ranking
+from recommender.storefront.selectors.spaces import VectorQuery, vector_queries, vector_ranking
 
 if TYPE_CHECKING:
     import numpy as np
@@ -82,4 +82,4 @@ def image_search(query: VectorQuery, *, vectors: dict[str, np.ndarray], encoders
 
     No ceiling: the photo may well be of a listed product.
     """
-    return vector_ranking(query, vectors=vectors, encoders=encoders)
+    return vector_ranking(query, queries=vector_queries(vectors, encoders))

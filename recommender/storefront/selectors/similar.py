@@ -5,21 +5,24 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 
 from catalog.models import Product
+from embeddings.selectors import ActiveEncoder
 from recommender.storefront.selectors.filters import Exclusions
 from recommender.storefront.selectors.ranking import Ranking
-from recommender.storefront.selectors.spaces import VectorQuery, active_encoders_with_vectors, vector_ranking
+from recommender.storefront.selectors.spaces import VectorQuery, stored_queries, vector_ranking
 
 
-def similar_products(*, product_id: int, query: VectorQuery) -> Ranking:
+def similar_products(*, product_id: int, query: VectorQuery, encoders: dict[str, ActiveEncoder]) -> Ranking:
     """Products like `product_id`, never itself, its variants, or its re-listed copies (query.max_similarity).
 
-    Raises Http404 for an unknown product. An inactive source still gets
-    suggestions: a shopper on a delisted product page is shown alternatives.
+    The product's stored vectors are the queries and its stored neighbour lists
+    the first place candidates come from (knn.py), all read by the ranking
+    statement itself. Raises Http404 for an unknown product. An inactive source
+    still gets suggestions: a shopper on a delisted product page is shown alternatives.
     """
-    source = get_object_or_404(Product.objects.only("id", "product_group"), pk=product_id)
-    encoders, vectors = active_encoders_with_vectors(source.id)
-    exclusions = Exclusions(
-        product_ids=(source.id,),
-        product_groups=(source.product_group,) if source.product_group else (),
+    if not encoders:
+        # Nothing embedded yet, so no statement will look the product up: say 404 when it is unknown.
+        get_object_or_404(Product.objects.only("id"), pk=product_id)
+    exclusions = Exclusions(product_ids=(product_id,), variants_of=product_id)
+    return vector_ranking(
+        query, queries=stored_queries(product_id, encoders), exclusions=exclusions, source_product_id=product_id
     )
-    return vector_ranking(query, vectors=vectors, encoders=encoders, exclusions=exclusions)

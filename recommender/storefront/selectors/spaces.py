@@ -1,20 +1,24 @@
-"""Which encoders serve queries, and the stored vectors of given products."""
+"""Which encoders serve queries, and the query vectors of a ranking by vectors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 import numpy as np
-from django.db import connection
 
-from embeddings.models import EncoderState, Space, SpaceEncoder
+from config.process_cache import ProcessCache
+from embeddings import selectors
+from embeddings.models import Space
 from embeddings.selectors import ActiveEncoder
-from embeddings.vector_codec import halfvec_from_wire, halfvec_send_sql
 from recommender.storefront.selectors.filters import Exclusions, ProductFilters
-from recommender.storefront.selectors.knn import VECTORS, SpaceQuery
-from recommender.storefront.selectors.ranking import Ranking, RankSpec, rank_page
+from recommender.storefront.selectors.knn import SpaceQuery
+from recommender.storefront.selectors.ranking import Ranking, RankSpec, StaleEncoders, rank_page
 from recommender.storefront.selectors.scoring import Weights
+
+T = TypeVar("T")
 
 
 class Mode(StrEnum):
@@ -23,26 +27,25 @@ class Mode(StrEnum):
     HYBRID = "hybrid"
 
 
-def active_encoders() -> dict[str, ActiveEncoder]:
-    """Both spaces' active encoders in one query (a space with none yet is absent)."""
-    rows = SpaceEncoder.objects.filter(state=EncoderState.ACTIVE).values_list("space", "encoder", "dim")
-    return {space: ActiveEncoder(space=space, identity=identity, dim=dim) for space, identity, dim in rows}
+# An encoder switch is rare, and every ranking statement reports the active encoders
+# (knn.Fetched.active_encoders): a stale entry is found in the round trip that used it,
+# and the request is ranked again with fresh ones (serving_encoders_retry). The TTL only
+# bounds how stale the encoders of a request that runs no ranking can be.
+_encoders: ProcessCache[str, dict[str, ActiveEncoder]] = ProcessCache(ttl_seconds=60.0)
 
 
-def active_encoders_with_vectors(product_id: int) -> tuple[dict[str, ActiveEncoder], dict[str, np.ndarray]]:
-    """The active encoders and `product_id`'s vectors under them (binary, never parsed from text), in one query."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT se.space, se.encoder, se.dim, {halfvec_send_sql('v.embedding')} "
-            f"FROM {SpaceEncoder._meta.db_table} se "
-            f"LEFT JOIN {VECTORS} v ON v.product_id = %s AND v.space = se.space AND v.encoder = se.encoder "
-            f"WHERE se.state = %s",
-            [product_id, EncoderState.ACTIVE.value],
-        )
-        rows = cursor.fetchall()
-    encoders = {space: ActiveEncoder(space=space, identity=identity, dim=dim) for space, identity, dim, _ in rows}
-    vectors = {space: halfvec_from_wire(wire) for space, _, _, wire in rows}
-    return encoders, {space: vector for space, vector in vectors.items() if vector is not None}
+def serving_encoders() -> dict[str, ActiveEncoder]:
+    """Both spaces' active encoders by space (a space with none yet is absent); cached per process."""
+    return _encoders.get("active", lambda: {e.space: e for e in selectors.active_encoders()})
+
+
+def serving_encoders_retry(rank: Callable[[dict[str, ActiveEncoder]], T]) -> T:
+    """rank(encoders), once more with fresh encoders if the ranking found them switched meanwhile."""
+    try:
+        return rank(serving_encoders())
+    except StaleEncoders:
+        _encoders.forget()
+        return rank(serving_encoders())
 
 
 def mode_weights(mode: Mode, visual_weight: float, semantic_weight: float) -> Weights:
@@ -67,42 +70,42 @@ class VectorQuery:
     max_similarity: float | None = None
 
 
+def vector_queries(vectors: dict[str, np.ndarray], encoders: dict[str, ActiveEncoder]) -> dict[str, SpaceQuery]:
+    """Query vectors computed here (a photo, words, a history's centroid) as SpaceQuery per space."""
+    return {space: SpaceQuery(encoder=encoders[space], vector=v) for space, v in vectors.items() if space in encoders}
+
+
+def stored_queries(product_id: int, encoders: dict[str, ActiveEncoder]) -> dict[str, SpaceQuery]:
+    """The product's own stored vectors as the queries, looked up by the ranking statement itself."""
+    return {space: SpaceQuery(encoder=encoder, product_id=product_id) for space, encoder in encoders.items()}
+
+
 def vector_ranking(
     query: VectorQuery,
     *,
-    vectors: dict[str, np.ndarray],
-    encoders: dict[str, ActiveEncoder],
+    queries: dict[str, SpaceQuery],
     exclusions: Exclusions | None = None,
+    source_product_id: int | None = None,
 ) -> Ranking:
-    """Rank by `vectors` (space -> the query in that space's active encoder, float32, unit length)."""
-    queries = {
-        space: SpaceQuery(encoder=encoders[space], vector=vector)
-        for space, vector in vectors.items()
-        if space in encoders
-    }
+    """Rank by `queries` (space -> the query in that space's active encoder)."""
     wanted = [Space.VISUAL.value, Space.SEMANTIC.value] if query.mode == Mode.HYBRID else [query.mode.value]
     spaces = {space: queries[space] for space in wanted if space in queries}
-    encoder_ids = {space: encoder.identity for space, encoder in encoders.items()}
+    encoder_ids = {space: q.encoder.identity for space, q in queries.items()}
     if not spaces:
         reason = "no query vector in the active encoders' spaces (photos not embedded yet?)"
         diagnostics = {"strategy": "none", "reason": reason, "encoders": encoder_ids}
         return Ranking(items=[], has_more=False, diagnostics=diagnostics)
-    weights = query.weights
-    if query.mode == Mode.HYBRID and len(spaces) == 1:
-        # Only one space has a query vector (e.g. photos still embedding): rank by that space alone.
-        only = next(iter(spaces))
-        weights = mode_weights(Mode(only), 0.0, 0.0)
     spec = RankSpec(
         spaces=spaces,
         scoring={space: queries.get(space) for space in (Space.VISUAL.value, Space.SEMANTIC.value)},
         filters=query.filters,
         exclusions=exclusions or Exclusions(),
-        weights=weights,
+        weights=query.weights,
         diversity=query.diversity,
         max_similarity=query.max_similarity,
+        source_product_id=source_product_id,
     )
     ranking = rank_page(spec, offset=query.offset, limit=query.limit)
-    ranking.diagnostics["spaces_queried"] = sorted(spaces)
-    ranking.diagnostics["weights"] = {"visual": weights.visual, "semantic": weights.semantic}
+    ranking.diagnostics["spaces_queried"] = ranking.diagnostics.pop("spaces_with_query", sorted(spaces))
     ranking.diagnostics["encoders"] = encoder_ids
     return ranking

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
+from embeddings import ann
 from embeddings.models import ImageVector
-from recommender.duplicates import ann
 from recommender.duplicates.models import DuplicateGroup, DuplicatePair, DuplicateScan
 from tests.recommender.duplicates.conftest import ENCODER, Listing, Vectors, listing
 

@@ -2,20 +2,21 @@ from __future__ import annotations
 
 import time
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import validated
 from config.parsers import BoundedJSONParser
+from embeddings.selectors import ActiveEncoder
 from recommender.storefront.api.params import RecommendationParams, product_filters
 from recommender.storefront.api.responses import ranked_response
 from recommender.storefront.api.serializers import RankedListSerializer
 from recommender.storefront.api.views.base import RESULT_EXAMPLE, ShopperApi, error_responses
 from recommender.storefront.selectors.encoding import text_query_vector
+from recommender.storefront.selectors.ranking import Ranking
 from recommender.storefront.selectors.recommend import ColdStart, recommendations
-from recommender.storefront.selectors.spaces import active_encoders
+from recommender.storefront.selectors.spaces import serving_encoders_retry
 from recommender.storefront.selectors.summaries import result_page
 from recommender.storefront.services import recommendation_log_create
 
@@ -68,25 +69,26 @@ class RecommendationsApi(ShopperApi):
         # Shoppers are shown what they can buy, unless the storefront asks otherwise (null = either).
         filter_params.setdefault("in_stock", True)
         filters = product_filters(filter_params, raw_filters if isinstance(raw_filters, dict) else {})
-        encoders = active_encoders()
         words = params.get("query") or None
-        # The text tower runs before the transaction opens: none is held while a model runs.
-        query_vector = text_query_vector(words, encoders) if words else None
-        cold_start = ColdStart(
-            viewed=tuple(params["viewed"]),
-            liked=tuple(params["liked"]),
-            disliked=tuple(params["disliked"]),
-            query_vector=query_vector,
-            filters=filters,
-            diversity=params["diversity"],
-            offset=params["offset"],
-            limit=params["limit"],
-        )
-        with transaction.atomic():  # the ranking and its log: one BEGIN/COMMIT (see views/base.py)
-            page = result_page(recommendations(cold_start, encoders=encoders))
-            recommendation_id = recommendation_log_create(
-                endpoint="recommendations", params=params, product_ids=page.product_ids, strategy=page.strategy
+
+        def rank(encoders: dict[str, ActiveEncoder]) -> Ranking:
+            cold_start = ColdStart(
+                viewed=tuple(params["viewed"]),
+                liked=tuple(params["liked"]),
+                disliked=tuple(params["disliked"]),
+                # The text tower runs outside any transaction: none is held while a model runs.
+                query_vector=text_query_vector(words, encoders) if words else None,
+                filters=filters,
+                diversity=params["diversity"],
+                offset=params["offset"],
+                limit=params["limit"],
             )
+            return recommendations(cold_start, encoders=encoders)
+
+        page = result_page(serving_encoders_retry(rank))
+        recommendation_id = recommendation_log_create(
+            endpoint="recommendations", params=params, product_ids=page.product_ids, strategy=page.strategy
+        )
         return ranked_response(
             request, page=page, recommendation_id=recommendation_id, filters=filters, params=params, started=started
         )

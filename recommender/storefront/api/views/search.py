@@ -2,19 +2,20 @@ from __future__ import annotations
 
 import time
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import validated
+from embeddings.selectors import ActiveEncoder
 from recommender.storefront.api.params import SearchParams, product_filters
 from recommender.storefront.api.responses import ranked_response
 from recommender.storefront.api.serializers import RankedListSerializer
 from recommender.storefront.api.views.base import ATTRIBUTE_PARAMETER, RESULT_EXAMPLE, ShopperApi, error_responses
 from recommender.storefront.selectors.encoding import text_query_vector
+from recommender.storefront.selectors.ranking import Ranking
 from recommender.storefront.selectors.search import TextSearch, text_search
-from recommender.storefront.selectors.spaces import active_encoders
+from recommender.storefront.selectors.spaces import serving_encoders_retry
 from recommender.storefront.selectors.summaries import result_page
 from recommender.storefront.services import recommendation_log_create
 
@@ -54,9 +55,6 @@ class SearchApi(ShopperApi):
         started = time.perf_counter()
         params = validated(SearchParams, request.query_params)
         filters = product_filters(params, request.query_params)
-        encoders = active_encoders()
-        # The text tower runs before the transaction opens: none is held while a model runs.
-        vector = text_query_vector(params["q"], encoders)
         search = TextSearch(
             q=params["q"],
             text_weight=params["text_weight"],
@@ -64,11 +62,15 @@ class SearchApi(ShopperApi):
             offset=params["offset"],
             limit=params["limit"],
         )
-        with transaction.atomic():  # the ranking and its log: one BEGIN/COMMIT (see views/base.py)
-            page = result_page(text_search(search, vector=vector, encoders=encoders))
-            recommendation_id = recommendation_log_create(
-                endpoint="search", params=params, product_ids=page.product_ids, strategy=page.strategy
-            )
+
+        def rank(encoders: dict[str, ActiveEncoder]) -> Ranking:
+            # The text tower runs outside any transaction: none is held while a model runs.
+            return text_search(search, vector=text_query_vector(params["q"], encoders), encoders=encoders)
+
+        page = result_page(serving_encoders_retry(rank))
+        recommendation_id = recommendation_log_create(
+            endpoint="search", params=params, product_ids=page.product_ids, strategy=page.strategy
+        )
         return ranked_response(
             request, page=page, recommendation_id=recommendation_id, filters=filters, params=params, started=started
         )

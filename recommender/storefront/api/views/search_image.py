@@ -4,7 +4,6 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -14,13 +13,15 @@ from catalog.imaging import ImageRejected, inspect_image
 from config.api import validated
 from config.errors import ApiError
 from config.parsers import BoundedJSONParser
+from embeddings.selectors import ActiveEncoder
 from recommender.storefront.api.params import ImageSearchParams, product_filters
 from recommender.storefront.api.responses import ranked_response
 from recommender.storefront.api.serializers import RankedListSerializer
 from recommender.storefront.api.views.base import ShopperApi, error_responses, ranked_example
 from recommender.storefront.selectors.encoding import image_query_vectors
+from recommender.storefront.selectors.ranking import Ranking
 from recommender.storefront.selectors.search import image_search
-from recommender.storefront.selectors.spaces import Mode, VectorQuery, active_encoders, mode_weights
+from recommender.storefront.selectors.spaces import Mode, VectorQuery, mode_weights, serving_encoders_retry
 from recommender.storefront.selectors.summaries import result_page
 from recommender.storefront.services import recommendation_log_create
 
@@ -79,8 +80,6 @@ class ImageSearchApi(ShopperApi):
             )
         except ImageRejected as exc:
             raise ApiError(exc.code, f"image: {exc.message}") from exc
-        encoders = active_encoders()
-        vectors = image_query_vectors(photo.image, encoders)
         mode = Mode(params["mode"])
         query = VectorQuery(
             mode=mode,
@@ -90,11 +89,15 @@ class ImageSearchApi(ShopperApi):
             offset=params["offset"],
             limit=params["limit"],
         )
-        with transaction.atomic():  # the ranking and its log: one BEGIN/COMMIT (see views/base.py)
-            page = result_page(image_search(query, vectors=vectors, encoders=encoders))
-            recommendation_id = recommendation_log_create(
-                endpoint="search_image", params=params, product_ids=page.product_ids, strategy=page.strategy
-            )
+
+        def rank(encoders: dict[str, ActiveEncoder]) -> Ranking:
+            # Both models run outside any transaction: none is held meanwhile.
+            return image_search(query, vectors=image_query_vectors(photo.image, encoders), encoders=encoders)
+
+        page = result_page(serving_encoders_retry(rank))
+        recommendation_id = recommendation_log_create(
+            endpoint="search_image", params=params, product_ids=page.product_ids, strategy=page.strategy
+        )
         return ranked_response(
             request, page=page, recommendation_id=recommendation_id, filters=filters, params=params, started=started
         )

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import time
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,7 +12,7 @@ from recommender.storefront.api.responses import ranked_response
 from recommender.storefront.api.serializers import RankedListSerializer
 from recommender.storefront.api.views.base import ATTRIBUTE_PARAMETER, ShopperApi, error_responses, ranked_example
 from recommender.storefront.selectors.similar import similar_products
-from recommender.storefront.selectors.spaces import Mode, VectorQuery, mode_weights
+from recommender.storefront.selectors.spaces import Mode, VectorQuery, mode_weights, serving_encoders_retry
 from recommender.storefront.selectors.summaries import result_page
 from recommender.storefront.services import recommendation_log_create
 
@@ -47,15 +46,17 @@ class SimilarProductsApi(ShopperApi):
             offset=params["offset"],
             limit=params["limit"],
         )
-        with transaction.atomic():  # the ranking and its log: one BEGIN/COMMIT (see views/base.py)
-            page = result_page(similar_products(product_id=product_id, query=query))
-            recommendation_id = recommendation_log_create(
-                endpoint="similar",
-                source_product_id=product_id,
-                params=params,
-                product_ids=page.product_ids,
-                strategy=page.strategy,
-            )
+        ranking = serving_encoders_retry(
+            lambda encoders: similar_products(product_id=product_id, query=query, encoders=encoders)
+        )
+        page = result_page(ranking)
+        recommendation_id = recommendation_log_create(
+            endpoint="similar",
+            source_product_id=product_id,
+            params=params,
+            product_ids=page.product_ids,
+            strategy=page.strategy,
+        )
         return ranked_response(
             request, page=page, recommendation_id=recommendation_id, filters=filters, params=params, started=started
         )
