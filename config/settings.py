@@ -15,10 +15,11 @@ from pathlib import Path
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded, local_services
+from config import embedded, local_services, media_storage
 from config.database_url import parse_database_url
 from config.env import env_bool, env_choice, env_float, env_int, env_list, env_renamed, env_str, env_thresholds
 from config.logs import logging_config
+from config.queues import ALL_QUEUES
 
 django_stubs_ext.monkeypatch()
 
@@ -71,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: answers a locked-out sign-in with 429.
+    # After CsrfViewMiddleware: its process_view runs the storefront's views itself (on a replica).
+    "config.replicas.ReplicaReadsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -130,6 +133,32 @@ if _test_name:
     _database["TEST"] = {"NAME": _test_name}
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Read replicas (config/replicas.py): shopper reads go to a streaming replica, everything else to
+# the primary. Each replica is an alias of its own (replica_1, ...); with replicas, "primary" is a
+# second alias of the primary, where a shopper request's writes go (its "default" is the replica).
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS")
+DATABASE_REPLICAS = [f"replica_{number}" for number in range(1, len(DATABASE_REPLICA_URLS) + 1)]
+for _alias, _url in zip(DATABASE_REPLICAS, DATABASE_REPLICA_URLS, strict=True):
+    _replica = parse_database_url(_url, variable="DATABASE_REPLICA_URLS")
+    _replica.update(CONN_MAX_AGE=_database["CONN_MAX_AGE"], CONN_HEALTH_CHECKS=True, TEST={"MIRROR": "default"})
+    _replica["OPTIONS"] = {**_database["OPTIONS"], **_replica["OPTIONS"]}
+    DATABASES[_alias] = _replica
+if DATABASE_REPLICAS:
+    DATABASES["primary"] = {**_database, "OPTIONS": dict(_database["OPTIONS"]), "TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["config.replicas.ReplicaRouter"]
+# A replica further behind than this (seconds of WAL not yet replayed) is skipped until it catches up.
+DATABASE_REPLICA_MAX_LAG = env_float("DATABASE_REPLICA_MAX_LAG", 5.0, minimum=0.0)
+# Seconds a web process trusts its last look at a replica (up, lag) before looking again.
+DATABASE_REPLICA_CHECK_INTERVAL = env_float("DATABASE_REPLICA_CHECK_INTERVAL", 2.0, minimum=0.1)
+# Read-your-writes: a client that wrote reads from the primary for this long. Must cover the lag a
+# replica may have and still be used (MAX_LAG, seen up to CHECK_INTERVAL late), or a client could
+# write and then read its old data from a replica.
+DATABASE_REPLICA_PIN_SECONDS = env_float("DATABASE_REPLICA_PIN_SECONDS", 10.0, minimum=0.0)
+if DATABASE_REPLICAS and DATABASE_REPLICA_PIN_SECONDS < DATABASE_REPLICA_MAX_LAG + DATABASE_REPLICA_CHECK_INTERVAL:
+    raise ImproperlyConfigured(
+        "DATABASE_REPLICA_PIN_SECONDS must be at least DATABASE_REPLICA_MAX_LAG + DATABASE_REPLICA_CHECK_INTERVAL "
+        f"({DATABASE_REPLICA_MAX_LAG} + {DATABASE_REPLICA_CHECK_INTERVAL}), got {DATABASE_REPLICA_PIN_SECONDS}"
+    )
 
 # --- Redis / Celery ---------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL") or embedded.LOCAL_REDIS_URL
@@ -143,6 +172,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 1, minimum=1)
 # Seconds an image may stay pending before the sweeper re-enqueues it.
+# What `manage.py worker` consumes unless --queues says (config/queues.py): `embeddings` on the
+# machines with a GPU, `default` on the others, both on a single machine.
+WORKER_QUEUES = env_list("WORKER_QUEUES", default=ALL_QUEUES)
+if not WORKER_QUEUES or set(WORKER_QUEUES) - set(ALL_QUEUES):
+    raise ImproperlyConfigured(f"WORKER_QUEUES must name some of {', '.join(ALL_QUEUES)}, got {WORKER_QUEUES}")
 EMBEDDING_PENDING_TIMEOUT = env_int("EMBEDDING_PENDING_TIMEOUT", 120, minimum=5)
 # Photos a worker claims (and commits) per transaction; also photos per queued message.
 EMBEDDING_CLAIM_BATCH_SIZE = env_int(
@@ -238,6 +272,26 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 SERVE_MEDIA = env_bool("SERVE_MEDIA", default=DEBUG)
+# Photos and thumbnails (config/media_storage.py): under MEDIA_ROOT, or in an S3-compatible bucket
+# that web and worker machines share.
+MEDIA_STORAGE = env_choice("MEDIA_STORAGE", "filesystem", ["filesystem", "s3"])
+if MEDIA_STORAGE == "s3":
+    _bucket = env_str("AWS_STORAGE_BUCKET_NAME")
+    if not _bucket:
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME (the bucket holding the photos)")
+    STORAGES["default"] = media_storage.s3_storage(
+        bucket=_bucket,
+        endpoint_url=env_str("AWS_S3_ENDPOINT_URL"),
+        region=env_str("AWS_S3_REGION_NAME"),
+        access_key=env_str("AWS_ACCESS_KEY_ID"),
+        secret_key=env_str("AWS_SECRET_ACCESS_KEY"),
+        location=env_str("AWS_LOCATION"),
+        custom_domain=env_str("AWS_S3_CUSTOM_DOMAIN"),
+        signed_urls=env_bool("AWS_QUERYSTRING_AUTH", default=True),
+        url_expiry=env_int("AWS_QUERYSTRING_EXPIRE", 3600, minimum=60, maximum=7 * 24 * 3600),
+        addressing_style=env_choice("AWS_S3_ADDRESSING_STYLE", "auto", ["auto", "path", "virtual"]),
+        timeout=env_float("MEDIA_STORAGE_TIMEOUT", 10.0, minimum=0.5, maximum=300.0),
+    )
 # The staff-only catalogue map files: private, served by the staff view alone (never under MEDIA_ROOT).
 CATALOG_MAP_ROOT = Path(env_str("CATALOG_MAP_ROOT") or VAR_DIR / "maps")
 
