@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 from django.db import connection
 
-from catalog.models import Product
 from embeddings.selectors import ActiveEncoder
 from embeddings.vector_codec import halfvec_from_wire, halfvec_send_sql
 from recommender.storefront.selectors.filters import Exclusions, ProductFilters
@@ -41,33 +40,53 @@ class ColdStart:
     limit: int
 
 
-def _centroids(request: ColdStart, encoders: dict[str, ActiveEncoder]) -> dict[str, dict[str, np.ndarray]]:
-    """{space: {"liked"|"viewed"|"disliked": mean vector}}: one aggregate query, avg() over halfvec in SQL."""
-    if not encoders:
-        return {}
-    pairs = " OR ".join("(space = %s AND encoder = %s)" for _ in encoders)
-    params: list[Any] = [list(request.liked), list(request.viewed), list(request.disliked)]
-    params += [[*request.liked, *request.viewed, *request.disliked]]
-    for encoder in encoders.values():
-        params += [encoder.space, encoder.identity]
+@dataclass
+class _History:
+    """What the statement below learns about a history, in one round trip."""
+
+    known: set[int]  # the history's ids that name a product
+    disliked_groups: set[str]  # the variant groups of the disliked products
+    centroids: dict[str, dict[str, np.ndarray]]  # space -> "liked"|"viewed"|"disliked" -> mean vector
+
+
+def _history(request: ColdStart, encoders: dict[str, ActiveEncoder]) -> _History:
+    """The history's products and its centroids per space (avg() over halfvec in SQL): one statement."""
+    examples = [*request.liked, *request.viewed, *request.disliked]
+    pairs = " OR ".join("(space = %s AND encoder = %s)" for _ in encoders) or "FALSE"
+    encoder_params: list[Any] = [value for e in encoders.values() for value in (e.space, e.identity)]
+    averages = ", ".join(
+        halfvec_send_sql("avg(embedding) FILTER (WHERE product_id = ANY(%s))") for _ in ("liked", "viewed", "disliked")
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT space, {halfvec_send_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')}, "
-            f"{halfvec_send_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')}, "
-            f"{halfvec_send_sql('avg(embedding) FILTER (WHERE product_id = ANY(%s))')} "
-            f"FROM {VECTORS} WHERE product_id = ANY(%s) AND ({pairs}) GROUP BY space",
-            params,
+            f"WITH known AS MATERIALIZED (SELECT id, product_group FROM catalog_product WHERE id = ANY(%s)), "
+            f"centroids AS (SELECT space, {averages} FROM {VECTORS} "
+            f"WHERE product_id = ANY(%s) AND ({pairs}) GROUP BY space) "
+            "SELECT (SELECT array_agg(id) FROM known), "
+            "(SELECT array_agg(DISTINCT product_group) FROM known WHERE id = ANY(%s) AND product_group <> ''), "
+            "centroids.* FROM (SELECT 1) AS one LEFT JOIN centroids ON TRUE",
+            [
+                examples,
+                list(request.liked),
+                list(request.viewed),
+                list(request.disliked),
+                examples,
+                *encoder_params,
+                list(request.disliked),
+            ],
         )
         rows = cursor.fetchall()
-    centroids: dict[str, dict[str, np.ndarray]] = {}
-    for space, liked, viewed, disliked in rows:
+    history = _History(known=set(rows[0][0] or []), disliked_groups=set(rows[0][1] or []), centroids={})
+    for _, _, space, liked, viewed, disliked in rows:
+        if space is None:
+            continue
         found = {
             "liked": halfvec_from_wire(liked),
             "viewed": halfvec_from_wire(viewed),
             "disliked": halfvec_from_wire(disliked),
         }
-        centroids[space] = {name: vector for name, vector in found.items() if vector is not None}
-    return centroids
+        history.centroids[space] = {name: vector for name, vector in found.items() if vector is not None}
+    return history
 
 
 def _rocchio(centroids: dict[str, np.ndarray], extra: np.ndarray | None = None) -> np.ndarray | None:
@@ -85,17 +104,6 @@ def _rocchio(centroids: dict[str, np.ndarray], extra: np.ndarray | None = None) 
     return query / norm if norm > 1e-6 else None
 
 
-def _history_products(request: ColdStart) -> tuple[set[str], dict[str, list[int]]]:
-    """The disliked products' variant groups, and the history's ids that name no product (one query)."""
-    examples = {*request.viewed, *request.liked, *request.disliked}
-    rows = Product.objects.filter(id__in=examples).values_list("id", "product_group") if examples else []
-    known = dict(rows)
-    groups = {known[pid] for pid in request.disliked if known.get(pid)}
-    history = {"viewed": request.viewed, "liked": request.liked, "disliked": request.disliked}
-    unknown = {name: sorted(set(ids) - set(known)) for name, ids in history.items()}
-    return groups, {name: ids for name, ids in unknown.items() if ids}
-
-
 def recommendations(request: ColdStart, *, encoders: dict[str, ActiveEncoder]) -> Ranking:
     """Rocchio over the history's vectors (and words); a diverse starter set without either.
 
@@ -103,21 +111,23 @@ def recommendations(request: ColdStart, *, encoders: dict[str, ActiveEncoder]) -
     there) are left out and listed in diagnostics.ignored_ids: a history outlives
     the catalogue it was made on, so this is no error.
     """
-    disliked_groups, unknown = _history_products(request)
-    ranking = _recommend(request, encoders, disliked_groups)
-    if unknown:
-        ranking.diagnostics["ignored_ids"] = unknown
+    examples = {*request.viewed, *request.liked, *request.disliked}
+    history = _history(request, encoders) if examples else _History(known=set(), disliked_groups=set(), centroids={})
+    ranking = _recommend(request, encoders, history)
+    lists = {"viewed": request.viewed, "liked": request.liked, "disliked": request.disliked}
+    unknown = {name: sorted(set(ids) - history.known) for name, ids in lists.items()}
+    if any(unknown.values()):
+        ranking.diagnostics["ignored_ids"] = {name: ids for name, ids in unknown.items() if ids}
     return ranking
 
 
-def _recommend(request: ColdStart, encoders: dict[str, ActiveEncoder], disliked_groups: set[str]) -> Ranking:
+def _recommend(request: ColdStart, encoders: dict[str, ActiveEncoder], history: _History) -> Ranking:
     examples = {*request.viewed, *request.liked, *request.disliked}
     # The shopper has seen these; variants of a disliked product are unwanted too.
-    exclusions = Exclusions(product_ids=tuple(sorted(examples)), product_groups=tuple(sorted(set(disliked_groups))))
-    centroids = _centroids(request, encoders) if examples else {}
+    exclusions = Exclusions(product_ids=tuple(sorted(examples)), product_groups=tuple(sorted(history.disliked_groups)))
     vectors: dict[str, np.ndarray] = {}
     for space in encoders:
-        query = _rocchio(centroids.get(space, {}), request.query_vector if space == "semantic" else None)
+        query = _rocchio(history.centroids.get(space, {}), request.query_vector if space == "semantic" else None)
         if query is not None:
             vectors[space] = query
     if not vectors:
