@@ -19,4 +19,5 @@ urlpatterns = [
     path("map/build/", views.catalog_map_rebuild, name="map-build"),
     path("map/thumbnails/", views.catalog_map_thumbnails, name="map-thumbnails"),
     path("map/<str:space>/points.json", views.catalog_map_points, name="map-points"),
+    path("report/", views.report, name="report"),
 ]

@@ -1,18 +1,23 @@
-"""Merchandiser pages (staff or the 'merchandisers' group): duplicates, similarity matrix, catalog map."""
+"""Merchandiser pages (staff or the 'merchandisers' group): duplicates, similarity matrix, catalog map, report."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from config.queues import TRANSIENT_ERRORS
 from embeddings.models import Space
+from recommender.feedback.selectors.popularity import popular_products
+from recommender.feedback.selectors.report import recommendation_report, report_totals
 from recommender.merchandising.permissions import merchandiser_required
 from recommender.merchandising.selectors import MAX_MATRIX_PRODUCTS, catalog_map_current, similarity_matrix
 from recommender.merchandising.tasks import BUILD_TIME_LIMIT, building_key, catalog_map_build_task
@@ -22,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 MATRIX_NUMBERS_UP_TO = 12  # larger matrices show their values on hover only (cells are too small for text)
 MAX_MAP_THUMBNAILS = 400  # the map asks for pictures only once fewer points than this are on screen
+REPORT_DAYS = (1, 7, 14, 30)  # the report page's choices of period
+POPULAR_SHOWN = 12
 
 
 @merchandiser_required
@@ -156,3 +163,28 @@ def _enqueue_map_build(space: str) -> None:
         # The broker is down: nothing will build, so the page must not say "building"; a later click retries.
         logger.exception("could not enqueue the catalog map build of %s", space)
         cache.delete(building_key(space))
+
+
+@require_GET
+@merchandiser_required
+def report(request: HttpRequest) -> HttpResponse:
+    """Lists served, clicks and CTR per day, endpoint, mode, strategy and encoder; the most popular products now."""
+    retention = settings.RECOMMENDER_LOG_RETENTION_DAYS
+    raw = request.GET.get("days", "7")
+    # A bad or out-of-range period falls back to a week: a page, not an API, has no 400 to give.
+    days = min(int(raw), retention) if raw.isdigit() and int(raw) >= 1 else 7
+    until = timezone.now().date()
+    rows = recommendation_report(since=until - timedelta(days=days - 1), until=until)
+    popular = popular_products(limit=POPULAR_SHOWN)
+    found = {card.id: card for card in cards.cards_by_id([item.product_id for item in popular])}
+    context = {
+        "rows": rows,
+        "totals": report_totals(rows),
+        "days": days,
+        "choices": [choice for choice in REPORT_DAYS if choice <= retention],
+        "since": until - timedelta(days=days - 1),
+        "until": until,
+        "popular": [(found[item.product_id], item.score) for item in popular if item.product_id in found],
+        "half_life": settings.FEEDBACK_POPULARITY_HALF_LIFE_HOURS,
+    }
+    return render(request, "pages/report.html", context)

@@ -60,6 +60,7 @@ ACCESS: dict[str, dict[str, frozenset[str]]] = {
     "search": {"GET": EVERYONE, "OPTIONS": EVERYONE},
     "search-image": {"POST": EVERYONE, "OPTIONS": EVERYONE},
     "recommendations": {"POST": EVERYONE, "OPTIONS": EVERYONE},
+    "events": {"POST": EVERYONE, "OPTIONS": EVERYONE},
     "duplicates-list": {"GET": MERCHANDISERS, "OPTIONS": MERCHANDISERS},
     "duplicates-detail": {"GET": MERCHANDISERS, "OPTIONS": MERCHANDISERS},
     "duplicates-resolve": {"POST": MERCHANDISERS, "OPTIONS": MERCHANDISERS},
@@ -73,6 +74,7 @@ ACCESS: dict[str, dict[str, frozenset[str]]] = {
     "merchandising:map-build": {"POST": MERCHANDISERS},
     "merchandising:map-thumbnails": {"GET": MERCHANDISERS},
     "merchandising:map-points": {"GET": MERCHANDISERS},
+    "merchandising:report": {"GET": MERCHANDISERS},
     "storefront:storefront": {ANY: EVERYONE},
     "storefront:product": {ANY: EVERYONE},
 }
@@ -195,6 +197,7 @@ def _body(route: Route, method: str, shop: Shop, username: str) -> tuple[str, by
         "duplicates-resolve": {"decision": "not_duplicate"},
         "recommendations": {"liked": [shop.product.pk]},
         "search-image": {"image_url": "http://127.0.0.1:9/photo.jpg"},
+        "events": {"events": [{"type": "view", "product_id": shop.product.pk, "client_id": "matrix"}]},
     }
     if route.key == "product-image-create":
         return MULTIPART_CONTENT, encode_multipart("BoUnDaRy", {"image": _upload()}).decode("latin-1")

@@ -20,5 +20,6 @@ def test_the_project_schema_generates_without_warnings_and_validates() -> None:
         "/api/v1/search/image/",
         "/api/v1/recommendations/",
         "/api/v1/duplicates/",
+        "/api/v1/events/",
     ):
         assert route in paths, f"{route} missing from the OpenAPI document"

@@ -11,7 +11,7 @@ from django.test import Client
 from config.roles import MERCHANDISERS
 from tests.recommender.pages_fixtures import login
 
-STAFF_PAGES = ["/staff/duplicates/", "/staff/matrix/", "/staff/map/"]
+STAFF_PAGES = ["/staff/duplicates/", "/staff/matrix/", "/staff/map/", "/staff/report/"]
 
 
 @pytest.mark.django_db
