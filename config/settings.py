@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "recommender.storefront",
     "recommender.duplicates",
     "recommender.merchandising",
+    "recommender.feedback",
 ]
 
 MIDDLEWARE = [
@@ -357,6 +358,19 @@ RECOMMENDER_LOG_RETENTION_DAYS = env_int("RECOMMENDER_LOG_RETENTION_DAYS", 30, m
 SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 256, minimum=16, maximum=4096)
 # Full-text matches ranked per search (each costs a to_tsvector): bounds a query for a common word.
 SEARCH_TEXT_MATCHES = env_int("SEARCH_TEXT_MATCHES", 500, minimum=10, maximum=100_000)
+# --- Feedback events and popularity (recommender.feedback) ---------------------
+# Popularity halves every this many hours without new clicks or purchases (recommender/feedback/decay.py).
+FEEDBACK_POPULARITY_HALF_LIFE_HOURS = env_float(
+    "FEEDBACK_POPULARITY_HALF_LIFE_HOURS", 72.0, minimum=1.0, maximum=24 * 365
+)
+# Seconds between two popularity updates (beat): how far behind the events popularity may be.
+FEEDBACK_POPULARITY_INTERVAL = env_int("FEEDBACK_POPULARITY_INTERVAL", 60, minimum=5, maximum=86400)
+FEEDBACK_RETENTION_DAYS = env_int("FEEDBACK_RETENTION_DAYS", 90, minimum=1)
+CELERY_BEAT_SCHEDULE["feedback-popularity-update"] = {
+    "task": "recommender.feedback.tasks.popularity_update",
+    "schedule": float(FEEDBACK_POPULARITY_INTERVAL),
+}
+CELERY_BEAT_SCHEDULE["feedback-prune"] = {"task": "recommender.feedback.tasks.prune_feedback", "schedule": 86400.0}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Lookalike API",
