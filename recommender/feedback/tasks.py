@@ -7,7 +7,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from config.queues import TRANSIENT_ERRORS, Queue
+from config.queues import REDELIVERED_AND_RETRIED, Queue
 from recommender.feedback.services import feedback_prune, popularity_update
 
 # ~0.25-0.3 s per batch of 5,000 on the 2-core development machine (bench/feedback_popularity.py).
@@ -21,9 +21,7 @@ POPULARITY_MAX_BATCHES = 100
     queue=Queue.DEFAULT.value,
     # Idempotent by state: a batch's claim and its increments commit together, so a run killed
     # mid-batch counted nothing of it and a redelivery counts it once.
-    acks_late=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
+    **REDELIVERED_AND_RETRIED,
     max_retries=5,
     time_limit=300,
     soft_time_limit=270,
@@ -39,9 +37,8 @@ def popularity_update_task() -> int:
 @shared_task(
     name="recommender.feedback.tasks.prune_feedback",
     queue=Queue.DEFAULT.value,
-    acks_late=True,  # deleting what is already gone deletes nothing
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
+    # Deleting what is already gone deletes nothing.
+    **REDELIVERED_AND_RETRIED,
     max_retries=5,
 )
 def prune_feedback_task() -> int:
