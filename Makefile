@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test lint typecheck pytest browser services-stop clean
+.PHONY: install demo test lint typecheck pytest browser services-stop clean image-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ pytest: install browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# Builds docker/Dockerfile with podman (a debootstrapped base, no registry needed) and runs its containers:
+# web, workers, beat, the one-line errors, a worker killed mid-batch (docker/README.md). Not part of `make test`.
+image-test: install
+	$(BIN)/python docker/image_test.py
 
 # Stops the embedded PostgreSQL and Valkey under var/ (or LOOKALIKE_VAR_DIR); fails loudly if one will not stop.
 services-stop:

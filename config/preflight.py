@@ -50,7 +50,13 @@ def _database_problem() -> str | None:
     from django.db import connection
 
     try:
-        connection.ensure_connection()
+        if connection.settings_dict["OPTIONS"].get("pool"):
+            # A pool would retry for its whole timeout, logging every refusal: one plain connection answers.
+            import psycopg
+
+            psycopg.connect(**connection.get_connection_params()).close()
+        else:
+            connection.ensure_connection()
     except Exception as exc:  # psycopg raises several types; all mean "unreachable"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         source = (

@@ -40,6 +40,14 @@ def test_unreachable_database_url_is_one_line() -> None:
     assert_one_line_error(result, "DATABASE_URL", "cannot connect")
 
 
+def test_unreachable_database_url_is_one_line_for_a_pooled_web_server_too() -> None:
+    # A pool would retry for its timeout, logging each refusal: the preflight asks with one plain connection.
+    result = run_manage(
+        "serve", DATABASE_URL="postgresql://nobody@127.0.0.1:9/lookalike", DATABASE_POOL_SIZE="4", LOG_FORMAT="json"
+    )
+    assert_one_line_error(result, "DATABASE_URL", "cannot connect", "Connection refused")
+
+
 def test_malformed_database_url_is_one_line() -> None:
     result = run_manage("migrate", "--check", DATABASE_URL="mysql://root@localhost/shop")
     assert_one_line_error(result, "DATABASE_URL")

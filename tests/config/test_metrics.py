@@ -145,6 +145,8 @@ def fetch(url: str, token: str = TOKEN) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, ""
+    except OSError:
+        return 0, ""
 
 
 @pytest.mark.django_db
@@ -202,14 +204,24 @@ def test_gunicorn_workers_are_added_up_and_report_their_pool(tmp_path: Path) -> 
         stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
+
+    def written_by() -> set[str]:
+        return {file.name.rsplit("_", 1)[-1] for file in folder.glob("counter_*.db")}
+
     try:
         wait_for(lambda: _answers(f"{url}/healthz"), timeout=60, what=f"manage.py serve (log: {log.name})")
-        requests = 40
-        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda _: _answers(f"{url}/healthz"), range(requests)))
+        requests = 0
+
+        def both_workers_answered() -> bool:
+            nonlocal requests
+            with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+                requests += sum(pool.map(lambda _: _answers(f"{url}/healthz"), range(16)))
+            return len(written_by()) == 2
+
+        # The second worker may still be booting when the first answers: send until both have answered.
+        wait_for(both_workers_answered, timeout=60, what="both gunicorn workers to answer")
         fetch(f"{url}/metrics")  # opens the pool of whichever worker answers; the next scrape shows it
         samples = parse(fetch(f"{url}/metrics")[1])
-        pids = {file.name.rsplit("_", 1)[-1] for file in folder.glob("counter_*.db")}
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -218,7 +230,6 @@ def test_gunicorn_workers_are_added_up_and_report_their_pool(tmp_path: Path) -> 
     healthz = {"endpoint": "healthz", "method": "GET", "status": "200"}
     # The readiness wait's own requests count too: at least every request sent, from both workers' files.
     assert value(samples, "lookalike_http_requests_total", **healthz) >= requests + 1
-    assert len(pids) == 2, f"both workers wrote samples: {sorted(pids)}"
     assert value(samples, "lookalike_db_pool_connections", state="size") >= 1
 
 
@@ -228,3 +239,31 @@ def _answers(url: str) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+@pytest.mark.django_db
+def test_a_prefork_worker_serves_its_metrics_on_its_port(tmp_path: Path) -> None:
+    # The multiprocess folder is set up at worker_init, after system checks imported every module they check.
+    port = free_port()
+    env = child_process_env(METRICS_TOKEN=TOKEN, METRICS_WORKER_PORT=str(port), LOOKALIKE_VAR_DIR=str(tmp_path))
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "worker", "--queues=lookalike-tests-metrics", "--concurrency=1"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        text = wait_for(
+            lambda: (lambda answer: answer[1] if answer[0] == 200 else None)(fetch(f"http://127.0.0.1:{port}/metrics")),
+            timeout=60,
+            what=f"the worker's metrics endpoint (log: {log.name})",
+        )
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+        log.close()
+    assert "lookalike_photos_embedded_total" in text
+    assert list((tmp_path / "prometheus").glob(f"worker-{port}")), "its own multiprocess folder, under the var dir"
