@@ -1,4 +1,4 @@
-"""Storefront query benchmark (issue 5): /similar/, /search/, /recommendations/ at N products.
+"""Storefront query benchmark (issues 5, 12): /similar/, /search/, /recommendations/ at N products.
 
     .venv/bin/python -m bench.query --n 100000            # load, index, measure
     .venv/bin/python -m bench.query --n 100000 --skip-load  # measure again on the loaded database
@@ -11,6 +11,10 @@
 2. Starts gunicorn (2 sync workers) on loopback against that database and sends
    a bounded number of requests per scenario, `--concurrency` at a time.
 3. Scores recall@10 of the API's answers against exact search in numpy.
+4. Side by side in the same run: the engine's floor (one single-space HNSW
+   statement on a warm connection, as the API's k and ef_search), the live path
+   (no stored lists), then the stored neighbour lists built (timed) and /similar/
+   measured again from them; and the incremental list update per embedded photo.
 
 /search/ embeds the words with SigLIP B/16's real-size text tower on random
 weights (bench/random_checkpoints.py), through the production loader: true
@@ -54,6 +58,9 @@ def parse_args() -> argparse.Namespace:
         "--search-requests", type=int, default=100, help="measured /search/ requests (each embeds text on the CPU)"
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (>1: gthread)")
+    parser.add_argument("--pool", type=int, default=2, help="DATABASE_POOL_SIZE of each web worker")
+    parser.add_argument("--no-lists", action="store_true", help="skip building and measuring the stored lists")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--maintenance-work-mem", default="4GB")
     return parser.parse_args()
@@ -158,6 +165,8 @@ def start_server(args: argparse.Namespace) -> subprocess.Popen[bytes]:
         "DEBUG": "0",
         "SECRET_KEY": "bench-only",
         "ALLOWED_HOSTS": "127.0.0.1",
+        # Plain HTTP on loopback: production's redirect to HTTPS would answer every request with a 301.
+        "SECURE_SSL_REDIRECT": "0",
         "CACHE_KEY_PREFIX": "bench",
         # Throttling stays on (its Redis round trip is part of every request) but never triggers.
         "THROTTLE_ANON": "100000000/min",
@@ -167,11 +176,14 @@ def start_server(args: argparse.Namespace) -> subprocess.Popen[bytes]:
         # A web worker serves one request at a time: BLAS threads only fight the other workers for the cores.
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
+        "DATABASE_POOL_SIZE": str(args.pool),
     }
     log = (OUT / f"query-{args.n}-server.log").open("wb")
+    worker_class = "gthread" if args.threads > 1 else "sync"
     server = subprocess.Popen(
         [
             *(str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-w", str(args.workers)),
+            *("--threads", str(args.threads), "--worker-class", worker_class),
             *("-b", f"127.0.0.1:{args.port}", "--timeout", "300", "--log-level", "warning"),
         ],
         cwd=ROOT,
@@ -279,6 +291,138 @@ def recall_requests(name: str, requests: list[Request]) -> list[Request]:
     return requests
 
 
+def measure(
+    args: argparse.Namespace,
+    catalogue: Catalogue,
+    encoder: Any,
+    *,
+    phase: str,
+    only: str | None = None,
+) -> dict[str, Any]:
+    """Every scenario (or those starting with `only`) at every concurrency, through the running server."""
+    measured_scenarios: dict[str, Any] = {}
+    for concurrency in [int(c) for c in args.concurrency.split(",")]:
+        # The same requests at every concurrency and phase, so they compare like for like.
+        rng = np.random.default_rng(5)
+        for name, requests in scenarios(rng, args.n, args.requests + args.recall_sample).items():
+            if only is not None and not name.startswith(only):
+                continue
+            count = args.search_requests if name.startswith("search") else args.requests
+            measured, sampled = requests[:count], recall_requests(name, requests[args.requests :])
+            run(args.port, measured[:10], concurrency)  # warm-up: models, caches, connections
+            result = run(args.port, measured, concurrency)
+            summary = result.summary()
+            if concurrency == 1:  # recall does not depend on the load
+                checked = run(args.port, sampled, 4)
+                summary["recall_at_10"] = recall(name, checked.bodies, sampled, catalogue, encoder)
+                summary["recall_errors"] = len(checked.errors)
+            measured_scenarios[f"{phase}: {name} @ concurrency {concurrency}"] = summary
+            print(f"  {phase}: {name} @ c={concurrency}: {json.dumps(summary)}", flush=True)
+            if result.errors:
+                print("    first error:", result.errors[0], flush=True)
+    return measured_scenarios
+
+
+def engine_floor(catalogue: Catalogue, count: int = 300) -> dict[str, Any]:
+    """One single-space HNSW statement per query on one warm connection (prepared): what the API sits on.
+
+    The same shape the API's index branch has (partial index, k = the page window, the
+    configured ef_search), the query vector sent as a parameter, ids back: no Python around it.
+    """
+    import psycopg
+    from django.conf import settings
+
+    from embeddings.vector_codec import vector_literal
+
+    k, ef = settings.RECOMMENDER_PAGE_WINDOW, settings.RECOMMENDER_EF_SEARCH
+    rng = np.random.default_rng(11)
+    rows = rng.integers(0, len(catalogue.ids), size=count + 20)
+    sql = (
+        "SELECT product_id FROM embeddings_productvector WHERE space = 'visual' AND encoder = %s "
+        "ORDER BY embedding::halfvec(768) <=> %s::halfvec(768) LIMIT %s"
+    )
+    latencies = []
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("SELECT set_config('hnsw.ef_search', %s, false)", [str(ef)])
+        for index, row in enumerate(rows):
+            literal = vector_literal(catalogue.visual[row].astype(np.float32))
+            started = time.perf_counter()
+            found = conn.execute(sql, [VISUAL_IDENTITY, literal, k], prepare=True).fetchall()
+            if index >= 20:  # the first ones warm the connection and the plan
+                latencies.append((time.perf_counter() - started) * 1000)
+            assert len(found) == k
+        explained = conn.execute(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql,
+            [VISUAL_IDENTITY, vector_literal(catalogue.visual[rows[0]].astype(np.float32)), k],
+        ).fetchone()
+        assert explained is not None
+        plan = explained[0][0]
+    lat = np.asarray(latencies)
+    return {
+        "k": k,
+        "ef_search": ef,
+        "p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "p99_ms": round(float(np.percentile(lat, 99)), 2),
+        "explain_execution_ms": plan["Execution Time"],
+        "explain_planning_ms": plan["Planning Time"],
+        "shared_buffers_hit": plan["Plan"].get("Shared Hit Blocks"),
+    }
+
+
+def build_lists() -> dict[str, Any]:
+    """neighbours_rebuild for both spaces: time, and this process's peak memory (the in-process index)."""
+    import resource
+
+    from embeddings.neighbours import neighbour_lists_discard, neighbour_lists_rebuild
+    from embeddings.selectors import active_encoders
+
+    report: dict[str, Any] = {}
+    for encoder in active_encoders():
+        neighbour_lists_discard(space=encoder.space)
+        started = time.perf_counter()
+        run = neighbour_lists_rebuild(encoder=encoder, resume=False)
+        seconds = time.perf_counter() - started
+        report[encoder.space] = {"seconds": round(seconds, 1), "lists": run.total}
+        print(f"  {encoder.space} lists rebuilt: {run.total} in {seconds:.0f} s", flush=True)
+    report["peak_rss_mib_of_this_process"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_total_relation_size('embeddings_productneighbours')")
+        report["table_mib"] = round(cursor.fetchone()[0] / 2**20)
+    return report
+
+
+def incremental_cost(catalogue: Catalogue, count: int = 40) -> dict[str, Any]:
+    """What a newly embedded photo costs the stored lists: neighbour_lists_refresh of its product, both spaces.
+
+    Each call runs in a transaction that is rolled back, so the catalogue is unchanged.
+    The product's vector is its own: the work (own list by HNSW, entry into the lists
+    it beats) is what a re-embedded product costs; a brand-new one skips step 1's removals.
+    """
+    from django.db import transaction
+
+    from embeddings.neighbours import neighbour_lists_refresh
+    from embeddings.selectors import active_encoders
+
+    rng = np.random.default_rng(13)
+    per_space: dict[str, list[float]] = {}
+    encoders = active_encoders()
+    for row in rng.integers(0, len(catalogue.ids), size=count + 5).tolist():
+        for encoder in encoders:
+            with transaction.atomic():
+                started = time.perf_counter()
+                neighbour_lists_refresh(encoder=encoder, product_ids=[int(catalogue.ids[row])])
+                per_space.setdefault(encoder.space, []).append((time.perf_counter() - started) * 1000)
+                transaction.set_rollback(True)
+    report: dict[str, Any] = {
+        space: {"p50_ms": round(float(np.median(v[5:])), 1), "p95_ms": round(float(np.percentile(v[5:], 95)), 1)}
+        for space, v in per_space.items()
+    }
+    report["per_photo_p50_ms"] = round(sum(r["p50_ms"] for r in report.values()), 1)
+    return report
+
+
 def main() -> None:
     args = parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -287,6 +431,7 @@ def main() -> None:
     setup_django(database=args.database, fresh=not args.skip_load, migrate=not args.skip_load)
     from bench.random_checkpoints import register_random
     from embeddings.encoders import get_encoder
+    from embeddings.neighbours import neighbour_lists_discard
 
     register_random(SEMANTIC_NAME)
     encoder = get_encoder(SEMANTIC_NAME)
@@ -302,26 +447,18 @@ def main() -> None:
     report["text_encode_ms_in_process"] = round((time.perf_counter() - started) / 20 * 1000, 1)
     with open("/proc/loadavg") as loadavg:
         report["load_average_before"] = loadavg.read().split()[:3]
+    for space in ("visual", "semantic"):
+        neighbour_lists_discard(space=space)  # the live path first: no list answers
+    report["floor"] = engine_floor(catalogue)
+    print(f"  floor: {json.dumps(report['floor'])}", flush=True)
     server = start_server(args)
     try:
-        report["scenarios"] = {}
-        for concurrency in [int(c) for c in args.concurrency.split(",")]:
-            # The same requests at every concurrency, so the levels compare like for like.
-            rng = np.random.default_rng(5)
-            for name, requests in scenarios(rng, args.n, args.requests + args.recall_sample).items():
-                count = args.search_requests if name.startswith("search") else args.requests
-                measured, sampled = requests[:count], recall_requests(name, requests[args.requests :])
-                run(args.port, measured[:10], concurrency)  # warm-up: models, caches, connections
-                result = run(args.port, measured, concurrency)
-                summary = result.summary()
-                if concurrency == 1:  # recall does not depend on the load
-                    checked = run(args.port, sampled, 4)
-                    summary["recall_at_10"] = recall(name, checked.bodies, sampled, catalogue, encoder)
-                    summary["recall_errors"] = len(checked.errors)
-                report["scenarios"][f"{name} @ concurrency {concurrency}"] = summary
-                print(f"  {name} @ c={concurrency}: {json.dumps(summary)}", flush=True)
-                if result.errors:
-                    print("    first error:", result.errors[0], flush=True)
+        report["scenarios"] = measure(args, catalogue, encoder, phase="live")
+        if not args.no_lists:
+            report["lists"] = build_lists()
+            report["scenarios"] |= measure(args, catalogue, encoder, phase="lists", only="similar")
+            report["incremental"] = incremental_cost(catalogue)
+            print(f"  incremental: {json.dumps(report['incremental'])}", flush=True)
         with open("/proc/loadavg") as loadavg:
             report["load_average_after"] = loadavg.read().split()[:3]
     finally:
