@@ -3,8 +3,8 @@
 Incrementally, in the transaction that writes a product's new vector
 (services.product_vectors_recompute), for the active encoder of each space:
 
-1. every list that holds a changed product forgets it: its place there rested
-   on its old vector;
+1. the lists of a changed product's old neighbours forget it: its place there
+   rested on its old vector;
 2. each changed product gets its own list: its NEIGHBOURS nearest products by
    the partial HNSW index, one statement for the whole batch (LATERAL);
 3. each changed product enters the lists it now beats the worst entry of (that
@@ -14,8 +14,7 @@ Incrementally, in the transaction that writes a product's new vector
    cluster, P in its middle), so the lists tried are those of P's nearest
    REACH * NEIGHBOURS products, not only its own list's members. A catalogue
    within that reach is kept exactly; beyond it a list may miss an entrant
-   whose reverse neighbour lies further out (measured in bench.neighbours),
-   which the periodic rebuild repairs.
+   that lies further out, which the periodic rebuild repairs.
 
 Lists are read-modify-written by every worker; all of it runs under one
 transaction-scoped advisory lock per (space, encoder), which is what keeps two
@@ -168,7 +167,11 @@ def neighbour_lists_refresh(*, encoder: ActiveEncoder, product_ids: Sequence[int
 def _refresh_locked(encoder: ActiveEncoder, ids: list[int]) -> None:
     size = settings.RECOMMENDER_NEIGHBOURS
     with connection.cursor() as cursor:
-        # 1. Forget the changed products wherever they are listed (the GIN index finds the lists).
+        # 1. Forget the changed products in the lists of their old neighbours: nearness is nearly
+        # symmetric, so that is where they are listed (their own old lists, read before step 2
+        # rewrites them). A list that holds one of them without being its neighbour (the asymmetric
+        # few) keeps a stale entry until the next rebuild: it stays a candidate, and every
+        # candidate is scored exactly when served, so it only ranks where it now belongs.
         cursor.execute(
             f"""
             UPDATE {LISTS} n SET (neighbour_ids, similarities) = (
@@ -176,9 +179,13 @@ def _refresh_locked(encoder: ActiveEncoder, ids: list[int]) -> None:
                 FROM unnest(n.neighbour_ids, n.similarities) WITH ORDINALITY AS u(id, s, o)
                 WHERE u.id <> ALL(%s)
             ), updated_at = now()
-            WHERE n.space = %s AND n.encoder = %s AND n.neighbour_ids && %s::bigint[]
+            FROM (
+                SELECT DISTINCT unnest(o.neighbour_ids) AS id FROM {LISTS} o
+                WHERE o.space = %s AND o.encoder = %s AND o.product_id = ANY(%s)
+            ) old
+            WHERE n.space = %s AND n.encoder = %s AND n.product_id = old.id AND n.neighbour_ids && %s::bigint[]
             """,
-            [ids, encoder.space, encoder.identity, ids],
+            [ids, encoder.space, encoder.identity, ids, encoder.space, encoder.identity, ids],
         )
         # Products left without a vector in this space lose their own list too.
         cursor.execute(

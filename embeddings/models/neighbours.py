@@ -12,7 +12,6 @@ read from the live product row when the list is served, never stored here.
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -28,7 +27,8 @@ class RealField(models.FloatField):
 
 
 class ProductNeighbours(models.Model):
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    # The unique constraint's index (product, space, encoder) serves lookups by product: no second one.
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+", db_index=False)
     space = models.CharField(max_length=16, choices=Space.choices)
     encoder = models.CharField(max_length=160)
     # Nearest first; similarities[i] is the cosine similarity of neighbour_ids[i] to the product.
@@ -40,8 +40,9 @@ class ProductNeighbours(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["product", "space", "encoder"], name="product_neighbours_unique"),
         ]
-        # "Which lists hold product P?" when P's vector changes or it leaves the catalogue.
-        indexes = [GinIndex(fields=["neighbour_ids"], name="product_neighbours_members")]
+        # No index on neighbour_ids: each vector change rewrites about a hundred lists (every list the
+        # product now beats), and a GIN index would re-insert every id of every rewritten list. Without
+        # it the rewrites can be HOT updates (the table's fillfactor, set in its migration, leaves room).
 
     def __str__(self) -> str:
         return f"{self.space} neighbours of product {self.product_id} ({self.encoder})"
