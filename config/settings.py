@@ -72,9 +72,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last, as django-axes asks: answers a locked-out sign-in with 429.
     # After CsrfViewMiddleware: its process_view runs the storefront's views itself (on a replica).
     "config.replicas.ReplicaReadsMiddleware",
+    # Last, as django-axes asks: answers a locked-out sign-in with 429.
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -133,7 +133,6 @@ if _test_name:
     # Lets two checkouts (or two engineers) run the suite against one server.
     _database["TEST"] = {"NAME": _test_name}
 DATABASES = {"default": _database}
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Read replicas (config/replicas.py): shopper reads go to a streaming replica, everything else to
 # the primary. Each replica is an alias of its own (replica_1, ...); with replicas, "primary" is a
 # second alias of the primary, where a shopper request's writes go (its "default" is the replica).
@@ -160,6 +159,7 @@ if DATABASE_REPLICAS and DATABASE_REPLICA_PIN_SECONDS < DATABASE_REPLICA_MAX_LAG
         "DATABASE_REPLICA_PIN_SECONDS must be at least DATABASE_REPLICA_MAX_LAG + DATABASE_REPLICA_CHECK_INTERVAL "
         f"({DATABASE_REPLICA_MAX_LAG} + {DATABASE_REPLICA_CHECK_INTERVAL}), got {DATABASE_REPLICA_PIN_SECONDS}"
     )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis / Celery ---------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL") or embedded.LOCAL_REDIS_URL
@@ -172,12 +172,12 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 1, minimum=1)
-# Seconds an image may stay pending before the sweeper re-enqueues it.
 # What `manage.py worker` consumes unless --queues says (config/queues.py): `embeddings` on the
 # machines with a GPU, `default` on the others, both on a single machine.
 WORKER_QUEUES = env_list("WORKER_QUEUES", default=ALL_QUEUES)
 if not WORKER_QUEUES or set(WORKER_QUEUES) - set(ALL_QUEUES):
     raise ImproperlyConfigured(f"WORKER_QUEUES must name some of {', '.join(ALL_QUEUES)}, got {WORKER_QUEUES}")
+# Seconds an image may stay pending before the sweeper re-enqueues it.
 EMBEDDING_PENDING_TIMEOUT = env_int("EMBEDDING_PENDING_TIMEOUT", 120, minimum=5)
 # Photos a worker claims (and commits) per transaction; also photos per queued message.
 EMBEDDING_CLAIM_BATCH_SIZE = env_int(
@@ -199,6 +199,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     "storefront-prune-logs": {"task": "recommender.storefront.tasks.prune_recommendation_logs", "schedule": 86400.0},
 }
+# Hours between two full rebuilds of the stored neighbour lists (0: never; `manage.py neighbours_rebuild`).
+NEIGHBOURS_REBUILD_HOURS = env_int("NEIGHBOURS_REBUILD_HOURS", 24, minimum=0, maximum=24 * 30)
+if NEIGHBOURS_REBUILD_HOURS:
+    CELERY_BEAT_SCHEDULE["embeddings-rebuild-neighbour-lists"] = {
+        "task": "embeddings.rebuild_neighbour_lists",
+        "schedule": NEIGHBOURS_REBUILD_HOURS * 3600.0,
+    }
 # Celery task names sent the ids of freshly embedded photos once their vectors commit.
 EMBEDDING_DONE_TASKS = env_list(
     "EMBEDDING_DONE_TASKS", default=["recommender.duplicates.tasks.duplicates_check_images"]
@@ -234,13 +241,6 @@ WEB_PRELOAD_ENCODERS = env_bool("WEB_PRELOAD_ENCODERS", default=True)
 # huggingface_hub reads these itself; the encoders need them to say why weights are missing.
 HF_HUB_OFFLINE = env_bool("HF_HUB_OFFLINE") or env_bool("TRANSFORMERS_OFFLINE")
 
-# Hours between two full rebuilds of the stored neighbour lists (0: never; `manage.py neighbours_rebuild`).
-NEIGHBOURS_REBUILD_HOURS = env_int("NEIGHBOURS_REBUILD_HOURS", 24, minimum=0, maximum=24 * 30)
-if NEIGHBOURS_REBUILD_HOURS:
-    CELERY_BEAT_SCHEDULE["embeddings-rebuild-neighbour-lists"] = {
-        "task": "embeddings.rebuild_neighbour_lists",
-        "schedule": NEIGHBOURS_REBUILD_HOURS * 3600.0,
-    }
 # --- Duplicate listings (recommender.duplicates) -------------------------------
 # Visual cosine-similarity floors per encoder registry name: near-duplicate and
 # similar tiers. efficientnet-lite0 is calibrated by bench/duplicates_eval.py
@@ -272,7 +272,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-SERVE_MEDIA = env_bool("SERVE_MEDIA", default=DEBUG)
 # Photos and thumbnails (config/media_storage.py): under MEDIA_ROOT, or in an S3-compatible bucket
 # that web and worker machines share.
 MEDIA_STORAGE = env_choice("MEDIA_STORAGE", "filesystem", ["filesystem", "s3"])
@@ -293,6 +292,7 @@ if MEDIA_STORAGE == "s3":
         addressing_style=env_choice("AWS_S3_ADDRESSING_STYLE", "auto", ["auto", "path", "virtual"]),
         timeout=env_float("MEDIA_STORAGE_TIMEOUT", 10.0, minimum=0.5, maximum=300.0),
     )
+SERVE_MEDIA = env_bool("SERVE_MEDIA", default=DEBUG)
 # The staff-only catalogue map files: private, served by the staff view alone (never under MEDIA_ROOT).
 CATALOG_MAP_ROOT = Path(env_str("CATALOG_MAP_ROOT") or VAR_DIR / "maps")
 
@@ -351,13 +351,13 @@ RECOMMENDER_EXACT_MAX_ROWS = env_int("RECOMMENDER_EXACT_MAX_ROWS", 3000, minimum
 RECOMMENDER_EXACT_COST_RATIO = env_float("RECOMMENDER_EXACT_COST_RATIO", 4.0, minimum=0.0)
 # Filters matching at least this share of the catalog run a plain HNSW scan.
 RECOMMENDER_BROAD_FRACTION = env_float("RECOMMENDER_BROAD_FRACTION", 0.3, minimum=0.01, maximum=1.0)
+# Stored neighbours per product and space (embeddings/neighbours.py): "more like this" is served
+# from them while their first window's worth passes the request's filters.
+RECOMMENDER_NEIGHBOURS = env_int("RECOMMENDER_NEIGHBOURS", 100, minimum=10, maximum=1000)
 RECOMMENDER_STARTER_CLUSTERS = env_int("RECOMMENDER_STARTER_CLUSTERS", 24, minimum=2, maximum=200)
 RECOMMENDER_STARTER_SAMPLE = env_int("RECOMMENDER_STARTER_SAMPLE", 5000, minimum=100)
 RECOMMENDER_STARTER_TTL = env_int("RECOMMENDER_STARTER_TTL", 3600, minimum=10)
 RECOMMENDER_LOG_RETENTION_DAYS = env_int("RECOMMENDER_LOG_RETENTION_DAYS", 30, minimum=1)
-SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 256, minimum=16, maximum=4096)
-# Full-text matches ranked per search (each costs a to_tsvector): bounds a query for a common word.
-SEARCH_TEXT_MATCHES = env_int("SEARCH_TEXT_MATCHES", 500, minimum=10, maximum=100_000)
 # --- Feedback events and popularity (recommender.feedback) ---------------------
 # Popularity halves every this many hours without new clicks or purchases (recommender/feedback/decay.py).
 FEEDBACK_POPULARITY_HALF_LIFE_HOURS = env_float(
@@ -371,6 +371,9 @@ CELERY_BEAT_SCHEDULE["feedback-popularity-update"] = {
     "schedule": float(FEEDBACK_POPULARITY_INTERVAL),
 }
 CELERY_BEAT_SCHEDULE["feedback-prune"] = {"task": "recommender.feedback.tasks.prune_feedback", "schedule": 86400.0}
+SEARCH_MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 256, minimum=16, maximum=4096)
+# Full-text matches ranked per search (each costs a to_tsvector): bounds a query for a common word.
+SEARCH_TEXT_MATCHES = env_int("SEARCH_TEXT_MATCHES", 500, minimum=10, maximum=100_000)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Lookalike API",
@@ -419,9 +422,6 @@ WEB_WORKERS = env_int("WEB_WORKERS", 2, minimum=1, maximum=64)
 # Threads per worker: requests mostly wait on PostgreSQL, so a few threads keep a worker busy.
 WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1, maximum=64)
 WEB_TIMEOUT = env_int("WEB_TIMEOUT", 120, minimum=10)
-# Stored neighbours per product and space (embeddings/neighbours.py): "more like this" is served
-# from them while their first window's worth passes the request's filters.
-RECOMMENDER_NEIGHBOURS = env_int("RECOMMENDER_NEIGHBOURS", 100, minimum=10, maximum=1000)
 # Who may read /metrics (config/metrics/access.py): a bearer token, client networks, or both; neither: nobody.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS")
