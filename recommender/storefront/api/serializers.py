@@ -27,10 +27,10 @@ class ResultSerializer(serializers.Serializer):
 
 class DiagnosticsSerializer(serializers.Serializer):
     strategy = serializers.ChoiceField(
-        choices=["hnsw", "hnsw_iterative", "exact", "starter_clusters", "newest", "none"],
-        help_text="How candidates were found: plain HNSW, iterative HNSW scan, exact scan, the cold-start "
-        "cluster representatives, the newest matching products (cold start before anything is embedded), "
-        "or nothing to query.",
+        choices=["neighbours", "hnsw", "hnsw_iterative", "exact", "starter_clusters", "newest", "none"],
+        help_text="How candidates were found: the product's stored neighbour lists (/similar/), plain HNSW, "
+        "iterative HNSW scan, exact scan, the cold-start cluster representatives, the newest matching "
+        "products (cold start before anything is embedded), or nothing to query.",
     )
     reason = serializers.CharField(help_text="Why this strategy was chosen.")
     fallback = serializers.CharField(allow_null=True, required=False, help_text="Set when an index path came up short.")

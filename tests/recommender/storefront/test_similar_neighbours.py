@@ -18,6 +18,7 @@ from embeddings.models import ProductNeighbours, ProductVector
 from embeddings.neighbours import neighbour_lists_rebuild
 from embeddings.selectors import active_encoders
 from embeddings.vector_indexes import VECTOR_TABLES, index_name
+from recommender.storefront.api.serializers import RankedListSerializer
 from recommender.storefront.models import RecommendationLog
 from tests.recommender.storefront.conftest import DIM, SEMANTIC, VISUAL, Catalog, analyze
 
@@ -216,3 +217,14 @@ def ids_of(body: dict[str, Any]) -> list[int]:
 
 def _category(slug: str) -> Q:
     return Q(category__slug=slug)
+
+
+@pytest.mark.parametrize("lists", [True, False], ids=["neighbours", "live"])
+def test_the_response_is_what_the_documented_serializer_renders(
+    client: Client, listed: list[Product], lists: bool
+) -> None:
+    # The view builds the body without running RankedListSerializer (its cost was the ranking's):
+    # the serializer, which the OpenAPI document is made from, must render the very same thing.
+    body = similar(client, listed[8], limit=10) if lists else live(client, listed[8], limit=10)
+    assert body["count"] == 10
+    assert RankedListSerializer(body).data == body
