@@ -52,7 +52,8 @@ class StoreAdmin(HttpUser):
     def upload(self) -> None:
         number = next(_uploads)
         created = self.client.post(
-            "/api/v1/products/", json={"sku": f"SOAK-{os.getpid()}-{number}", "title": f"Soak {number}", "price": "9"},
+            "/api/v1/products/",
+            json={"sku": f"SOAK-{os.getpid()}-{number}", "title": f"Soak {number}", "price": "9"},
             name="/products/",
         )
         if created.status_code != 201:

@@ -53,6 +53,15 @@ class DiagnosticsSerializer(serializers.Serializer):
         required=False,
         help_text="/recommendations/: history ids that name no product (deleted, or never there), left out.",
     )
+    excluded = serializers.ListField(
+        child=serializers.ChoiceField(
+            choices=["products", "product_groups", "variants", "duplicate_pairs", "max_similarity"]
+        ),
+        required=False,
+        help_text="Rules that kept products out: products (the source, or the history given), product_groups "
+        "(disliked), variants (the source's product_group), duplicate_pairs (every product the duplicate "
+        "detector paired with the source, open or confirmed), max_similarity (visually above the ceiling).",
+    )
     filters_applied = serializers.DictField(help_text='The filters as understood, e.g. {"attr.color": "red"}.')
     encoders = serializers.DictField(child=serializers.CharField(), help_text="Encoder identity per space.")
     elapsed_ms = serializers.FloatField()

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from recommender.duplicates.models import DuplicatePair
+
+PAIRS = DuplicatePair._meta.db_table
+
 
 @dataclass(frozen=True)
 class ProductFilters:
@@ -46,12 +50,27 @@ class ProductFilters:
 
 @dataclass(frozen=True)
 class Exclusions:
-    """Products never to return: the source itself, its variants, what the shopper already saw."""
+    """Products never to return: the source itself, its variants, its re-listed copies, what the shopper saw."""
 
     product_ids: tuple[int, ...] = ()
     product_groups: tuple[str, ...] = field(default=())
     # The variants of this product (its product_group, read by the statement itself: no round trip first).
     variants_of: int | None = None
+    # Every product the duplicate detector paired with this one (open or confirmed pairs, any tier;
+    # a "not duplicate" decision deletes the pair), read by the statement itself: a copy found later
+    # leaves "more like this" as soon as its pair is written, whether candidates came from the HNSW
+    # index or from the stored neighbour lists (both are filtered by this predicate).
+    duplicates_of: int | None = None
+
+    def applied(self) -> list[str]:
+        """What is excluded, by rule (diagnostics)."""
+        rules = [
+            ("products", bool(self.product_ids)),
+            ("product_groups", bool(self.product_groups)),
+            ("variants", self.variants_of is not None),
+            ("duplicate_pairs", self.duplicates_of is not None),
+        ]
+        return [name for name, on in rules if on]
 
 
 def _attribute_candidates(value: str) -> list[Any]:
@@ -108,4 +127,13 @@ def filter_sql(filters: ProductFilters, exclusions: Exclusions | None = None) ->
                 "COALESCE((SELECT s.product_group FROM catalog_product s WHERE s.id = %s), ''))"
             )
             params.append(exclusions.variants_of)
+        if exclusions.duplicates_of is not None:
+            # An InitPlan, run once per statement through the pair table's two indexes (low, high);
+            # "<> ALL(array)" keeps the planner's estimate at "nearly every row", like the variants clause.
+            clauses.append(
+                f"p.id <> ALL(COALESCE((SELECT array_agg(CASE WHEN d.product_low_id = %s THEN d.product_high_id "
+                f"ELSE d.product_low_id END) FROM {PAIRS} d WHERE d.product_low_id = %s OR d.product_high_id = %s), "
+                "'{}'::bigint[]))"
+            )
+            params.extend([exclusions.duplicates_of] * 3)
     return " AND ".join(clauses), params

@@ -12,7 +12,11 @@ from recommender.storefront.selectors.spaces import VectorQuery, stored_queries,
 
 
 def similar_products(*, product_id: int, query: VectorQuery, encoders: dict[str, ActiveEncoder]) -> Ranking:
-    """Products like `product_id`, never itself, its variants, or its re-listed copies (query.max_similarity).
+    """Products like `product_id`, never itself, its variants, or its re-listed copies.
+
+    Re-listed copies are the products the duplicate detector paired with it
+    (Exclusions.duplicates_of) and anything above the similarity ceiling
+    (query.max_similarity), which catches a copy whose pair is not written yet.
 
     The product's stored vectors are the queries and its stored neighbour lists
     the first place candidates come from (knn.py), all read by the ranking
@@ -22,7 +26,7 @@ def similar_products(*, product_id: int, query: VectorQuery, encoders: dict[str,
     if not encoders:
         # Nothing embedded yet, so no statement will look the product up: say 404 when it is unknown.
         get_object_or_404(Product.objects.only("id"), pk=product_id)
-    exclusions = Exclusions(product_ids=(product_id,), variants_of=product_id)
+    exclusions = Exclusions(product_ids=(product_id,), variants_of=product_id, duplicates_of=product_id)
     return vector_ranking(
         query, queries=stored_queries(product_id, encoders), exclusions=exclusions, source_product_id=product_id
     )

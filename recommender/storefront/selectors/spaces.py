@@ -108,4 +108,7 @@ def vector_ranking(
     ranking = rank_page(spec, offset=query.offset, limit=query.limit)
     ranking.diagnostics["spaces_queried"] = ranking.diagnostics.pop("spaces_with_query", sorted(spaces))
     ranking.diagnostics["encoders"] = encoder_ids
+    excluded = spec.exclusions.applied() + (["max_similarity"] if spec.max_similarity is not None else [])
+    if excluded:
+        ranking.diagnostics["excluded"] = excluded
     return ranking

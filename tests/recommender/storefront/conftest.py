@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 
 from catalog.models import Category, Product
 from embeddings.models import ProductVector
@@ -100,3 +100,31 @@ def ids(response: Any) -> list[int]:
 
 
 Get = Callable[..., Any]
+
+
+def pair_as_duplicates(a: Product, b: Product, *, similarity: float = 0.8) -> None:
+    """What the duplicate detector writes when it finds `b` a re-listing of `a` (one photo each, stored pair)."""
+    from catalog.models import ProductImage
+    from recommender.duplicates.detection import PairEvidence
+    from recommender.duplicates.services import duplicate_pairs_store
+    from recommender.duplicates.thresholds import Tier
+
+    photos = {
+        product.pk: ProductImage.objects.create(
+            product=product, file=f"test/{product.pk}.jpg", sha256=f"{product.pk:064d}", width=8, height=8
+        )
+        for product in (a, b)
+    }
+    low, high = sorted(photos)
+    evidence = PairEvidence(
+        product_low=low,
+        product_high=high,
+        image_low=photos[low].pk,
+        image_high=photos[high].pk,
+        tier=Tier.NEAR_DUPLICATE,
+        similarity=similarity,
+        phash_distance=6,
+        same_bytes=False,
+    )
+    with transaction.atomic():
+        duplicate_pairs_store(evidence=[evidence], encoder=VISUAL)

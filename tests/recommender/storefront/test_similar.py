@@ -5,8 +5,9 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
+from recommender.duplicates.models import DuplicatePair
 from recommender.storefront.models import RecommendationLog
-from tests.recommender.storefront.conftest import SEMANTIC, VISUAL, Catalog, axis, ids
+from tests.recommender.storefront.conftest import SEMANTIC, VISUAL, Catalog, axis, ids, pair_as_duplicates
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +73,29 @@ def test_it_leaves_out_relisted_duplicates_above_the_similarity_ceiling_unless_a
     # Then the copy is left out by default, and comes back when the ceiling is raised to 1
     assert ids(client.get(url(source.id))) == [similar.id]
     assert ids(client.get(url(source.id), {"max_similarity": "1"})) == [copy.id, similar.id]
+
+
+def test_it_leaves_out_every_product_the_duplicate_detector_paired_with_the_source(
+    client: Client, catalog: Catalog
+) -> None:
+    # Given an edited re-listing far below the similarity ceiling (0.8), and two genuinely similar products
+    source = catalog.product(visual=axis(0), semantic=axis(0))
+    relisted = catalog.product(visual=axis(0, tilt=0.75, towards=1), semantic=axis(0))
+    similar = catalog.product(visual=axis(0, tilt=0.9, towards=2), semantic=axis(0, tilt=0.5, towards=2))
+    other = catalog.product(visual=axis(0, tilt=1.2, towards=3), semantic=axis(0, tilt=0.5, towards=3))
+    assert ids(client.get(url(source.id))) == [relisted.id, similar.id, other.id]
+
+    # When the detector pairs it with the source
+    pair_as_duplicates(source, relisted)
+
+    # Then it leaves the source's list at once (and the source leaves its list), and diagnostics say why
+    response = client.get(url(source.id))
+    assert ids(response) == [similar.id, other.id]
+    assert response.json()["diagnostics"]["excluded"] == ["products", "variants", "duplicate_pairs", "max_similarity"]
+    assert source.id not in ids(client.get(url(relisted.id)))
+    # And a merchandiser's "not a duplicate" (which deletes the pair) brings it back
+    DuplicatePair.objects.all().delete()
+    assert ids(client.get(url(source.id))) == [relisted.id, similar.id, other.id]
 
 
 def test_modes_and_weights_decide_which_space_ranks(client: Client, catalog: Catalog) -> None:

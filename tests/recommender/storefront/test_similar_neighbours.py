@@ -20,7 +20,7 @@ from embeddings.selectors import active_encoders
 from embeddings.vector_indexes import VECTOR_TABLES, index_name
 from recommender.storefront.api.serializers import RankedListSerializer
 from recommender.storefront.models import RecommendationLog
-from tests.recommender.storefront.conftest import DIM, SEMANTIC, VISUAL, Catalog, analyze
+from tests.recommender.storefront.conftest import DIM, SEMANTIC, VISUAL, Catalog, analyze, pair_as_duplicates
 
 pytestmark = pytest.mark.django_db
 
@@ -114,6 +114,23 @@ def test_deactivated_and_deleted_products_never_come_from_a_list(client: Client,
     assert body["diagnostics"]["strategy"] == "neighbours"
     assert first not in ids_of(body) and second not in ids_of(body)
     assert ids_of(body) == ids_of(live(client, source, limit=10))
+
+
+def test_a_relisting_found_after_the_lists_were_built_leaves_them_when_its_pair_is_written(
+    client: Client, listed: list[Product]
+) -> None:
+    source = listed[7]
+    before = similar(client, source, limit=10, mode="visual")  # one space: exactly its top 10
+    assert before["diagnostics"]["strategy"] == "neighbours"
+    first = ids_of(before)[0]
+
+    pair_as_duplicates(source, Product.objects.get(pk=first))
+
+    after = similar(client, source, limit=10, mode="visual")
+    assert after["diagnostics"]["strategy"] == "neighbours", "the list still serves, less the copy"
+    rest = [pid for pid in exact(source, mode="visual") if pid != first]
+    assert first not in ids_of(after) and ids_of(after) == rest[:10]
+    assert source.pk not in ids_of(similar(client, Product.objects.get(pk=first), limit=10))
 
 
 def test_out_of_stock_products_are_served_from_a_list_only_when_asked_for(

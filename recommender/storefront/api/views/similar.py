@@ -24,7 +24,8 @@ class SimilarProductsApi(ShopperApi):
         description=(
             "Products similar to this one in the visual space, the semantic space or both (hybrid, "
             "weighted). Never the product itself, its variants (same product_group) or its re-listed "
-            "copies (visual similarity above max_similarity). When at least `limit` active products match "
+            "copies (every product the duplicate detector paired with it, and anything visually above "
+            "max_similarity); diagnostics.excluded names the rules. When at least `limit` active products match "
             "the filters, exactly `limit` come back."
         ),
         parameters=[SimilarParams, ATTRIBUTE_PARAMETER],
