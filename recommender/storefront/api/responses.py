@@ -41,6 +41,7 @@ def _result(request: Request, summary: ProductSummary, item: Scored) -> dict[str
             "semantic": _round(item.semantic),
             "text": _round(item.text),
             "combined": _round(item.combined),
+            "match": item.match,
         },
     }
 

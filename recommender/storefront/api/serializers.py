@@ -8,8 +8,21 @@ from rest_framework import serializers
 class ScoresSerializer(serializers.Serializer):
     visual = serializers.FloatField(allow_null=True, help_text="Cosine similarity in the visual space.")
     semantic = serializers.FloatField(allow_null=True, help_text="Cosine similarity in the semantic space.")
-    text = serializers.FloatField(allow_null=True, help_text="Full-text rank (search only).")
-    combined = serializers.FloatField(help_text="The score results are ordered by.")
+    text = serializers.FloatField(
+        allow_null=True,
+        help_text="Search only, for a product whose words match: 2 + rank when every word of the query "
+        "matched its title, description or brand, 1 + rank when some did (rank = ts_rank_cd / (1 + ts_rank_cd)).",
+    )
+    combined = serializers.FloatField(
+        help_text="The score results are ordered by. Search: the match level (2 every word, 1 some words, "
+        "0 semantic only) plus the rank fusion of the semantic and full-text rankings (below 1)."
+    )
+    match = serializers.ChoiceField(
+        choices=["every_word", "some_words", "semantic"],
+        allow_null=True,
+        help_text="Search only: the rule that placed it: every word matched, some words matched, or "
+        "found by the semantic space alone (placed after every word match). Null elsewhere.",
+    )
 
 
 class ResultSerializer(serializers.Serializer):

@@ -29,6 +29,7 @@ class Scored:
     semantic: float | None
     text: float | None = None
     combined: float = 0.0
+    match: str | None = None  # text search only: the rule that placed it (combine_lexical)
     found_by: list[str] = field(default_factory=list)
     visual_vector: np.ndarray | None = None
     semantic_vector: np.ndarray | None = None
@@ -78,6 +79,27 @@ def combine_rrf(items: list[Scored], text_weight: float) -> None:
         if item.product_id in text_rank:
             score += text_weight / (RRF_K + text_rank[item.product_id])
         item.combined = score
+
+
+# What combine_lexical says placed a result, by the level of its text score (search.EVERY_WORD, SOME_WORDS).
+MATCH_RULES = {2: "every_word", 1: "some_words", 0: "semantic"}
+
+
+def combine_lexical(items: list[Scored], text_weight: float) -> None:
+    """Text search: word matches first, then semantic-only ones; rank fusion orders within each.
+
+    combined = the match level (2: every word of the query matched the title,
+    description or brand; 1: some did; 0: found by the semantic space alone)
+    + the reciprocal rank fusion of the two rankings (always below 1), so a
+    shopper typing "dress" sees the dresses before the coats the semantic space
+    thinks are close, and the semantic space still decides among the dresses
+    and fills the list after them. When no word matches, it is the fusion alone.
+    """
+    combine_rrf(items, text_weight)
+    for item in items:
+        level = int(item.text) if item.text is not None else 0
+        item.match = MATCH_RULES[level]
+        item.combined += level
 
 
 def by_score(items: list[Scored]) -> list[Scored]:

@@ -7,6 +7,7 @@ transaction.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from embeddings.selectors import ActiveEncoder
 from recommender.storefront.selectors.filters import Exclusions, ProductFilters
 from recommender.storefront.selectors.knn import Branch, SpaceQuery
 from recommender.storefront.selectors.ranking import Ranking, RankSpec, rank_page
-from recommender.storefront.selectors.scoring import Weights, combine_rrf
+from recommender.storefront.selectors.scoring import Weights, combine_lexical
 from recommender.storefront.selectors.spaces import VectorQuery, vector_queries, vector_ranking
 
 if TYPE_CHECKING:
@@ -32,21 +33,45 @@ SEARCH_DOCUMENT = (
 )
 
 
-def full_text_branch(text: str, where: str, params: list[Any], k: int) -> list[Branch]:
-    """Products whose title/description/brand match the words, best ts_rank first.
+# Word matches outrank semantic-only ones (issue 15): a product matching every word of the query
+# gets a text score in [2, 3), one matching only some of them [1, 2): the level plus ts_rank_cd
+# normalised into [0, 1) (flag 32: rank / (rank + 1)). scoring.combine_lexical makes the level
+# the precedence of the rank-fusion score, so no semantic-only neighbour lands among them.
+EVERY_WORD, SOME_WORDS = 2, 1
+EVERY_WORD_QUERY = "websearch_to_tsquery('english', %s)"
+# plainto_tsquery ANDs the quoted lexemes of the words ('red' & 'sneaker'); OR-ed, any one matches.
+SOME_WORDS_QUERY = "(SELECT replace(plainto_tsquery('english', %s)::text, ' & ', ' | ')::tsquery)"
+# websearch_to_tsquery's operators: a quoted phrase, "or", "-word". With any of them the query
+# means exactly what it says, so only the every-word branch runs (no "some of the words" tier).
+_OPERATORS = re.compile(r'"|(^|\s)-\S|\sor\s', re.IGNORECASE)
 
-    ts_rank needs the document, which the GIN index does not store, so ranking
+
+def _match_sql(query: str, where: str, level: int, *, unless: str | None = None) -> str:
+    """Products whose document matches `query` (and not `unless`), scored level + ts_rank_cd, best first.
+
+    ts_rank_cd needs the document, which the GIN index does not store, so ranking
     is bounded to the first SEARCH_TEXT_MATCHES matches (each costs a
     to_tsvector): a common word cannot make a query scan the catalogue.
     """
-    sql = (
-        f"SELECT m.id AS product_id, ts_rank_cd(m.document, m.query) AS raw FROM ("
+    excluded = f"AND NOT ({SEARCH_DOCUMENT} @@ {unless}) " if unless else ""
+    return (
+        f"SELECT m.id AS product_id, {level} + ts_rank_cd(m.document, m.query, 32) AS raw FROM ("
         f"SELECT p.id, {SEARCH_DOCUMENT} AS document, q.query "
-        f"FROM catalog_product p, websearch_to_tsquery('english', %s) AS q(query) "
-        f"WHERE {SEARCH_DOCUMENT} @@ q.query AND {where} LIMIT %s) m "
+        f"FROM catalog_product p, {query} AS q(query) "
+        f"WHERE {SEARCH_DOCUMENT} @@ q.query {excluded}AND {where} LIMIT %s) m "
         f"ORDER BY raw DESC, product_id LIMIT %s"
     )
-    return [Branch(tag="text", sql=sql, params=[text, *params, settings.SEARCH_TEXT_MATCHES, k])]
+
+
+def full_text_branch(text: str, where: str, params: list[Any], k: int) -> list[Branch]:
+    """Products whose title/description/brand match every word; then, a second branch, some of them."""
+    limits = [settings.SEARCH_TEXT_MATCHES, k]
+    every = _match_sql(EVERY_WORD_QUERY, where, EVERY_WORD)
+    branches = [Branch(tag="text", sql=every, params=[text, *params, *limits])]
+    if len(text.split()) > 1 and not _OPERATORS.search(text):
+        some = _match_sql(SOME_WORDS_QUERY, where, SOME_WORDS, unless=EVERY_WORD_QUERY)
+        branches.append(Branch(tag="text", sql=some, params=[text, text, *params, *limits]))
+    return branches
 
 
 @dataclass(frozen=True)
@@ -68,7 +93,7 @@ def text_search(search: TextSearch, *, vector: np.ndarray, encoders: dict[str, A
         exclusions=Exclusions(),
         weights=Weights(visual=0.0, semantic=1.0),
         extra=partial(full_text_branch, search.q) if search.text_weight > 0 else None,
-        combine=partial(combine_rrf, text_weight=search.text_weight),
+        combine=partial(combine_lexical, text_weight=search.text_weight),
     )
     ranking = rank_page(spec, offset=search.offset, limit=search.limit)
     ranking.diagnostics["spaces_queried"] = ["semantic", *(["text"] if search.text_weight > 0 else [])]

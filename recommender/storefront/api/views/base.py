@@ -60,7 +60,7 @@ RESULT_EXAMPLE: dict[str, Any] = {
             "currency": "EUR",
             "in_stock": True,
             "thumbnail": "http://shop.example/media/thumbs/ab/ab12-480.jpg",
-            "scores": {"visual": 0.91, "semantic": 0.87, "text": None, "combined": 0.89},
+            "scores": {"visual": 0.91, "semantic": 0.87, "text": None, "combined": 0.89, "match": None},
         },
         {
             "id": 877,
@@ -72,7 +72,7 @@ RESULT_EXAMPLE: dict[str, Any] = {
             "currency": "EUR",
             "in_stock": True,
             "thumbnail": "http://shop.example/media/thumbs/cd/cd34-480.jpg",
-            "scores": {"visual": 0.88, "semantic": 0.85, "text": None, "combined": 0.865},
+            "scores": {"visual": 0.88, "semantic": 0.85, "text": None, "combined": 0.865, "match": None},
         },
     ],
     "diagnostics": {

@@ -22,7 +22,10 @@ from recommender.storefront.services import recommendation_log_create
 SEARCH_EXAMPLE = {
     **RESULT_EXAMPLE,
     "results": [
-        {**result, "scores": {"visual": None, "semantic": 0.31, "text": 0.1, "combined": 0.0164}}
+        {
+            **result,
+            "scores": {"visual": None, "semantic": 0.31, "text": 2.09, "combined": 2.0164, "match": "every_word"},
+        }
         for result in RESULT_EXAMPLE["results"]
     ],
     "diagnostics": {

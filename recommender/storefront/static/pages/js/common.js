@@ -83,10 +83,14 @@ function formatScore(value) {
   return typeof value === 'number' ? value.toFixed(3) : '—';
 }
 
+// Text search says which rule placed a result (scores.match); shown as words, not a number.
+const MATCH_LABELS = { every_word: 'matches every word', some_words: 'matches some words', semantic: 'related' };
+
 export function scoresSummary(scores) {
-  return SCORE_LABELS.filter(([key]) => scores && typeof scores[key] === 'number')
-    .map(([key, label]) => `${label} ${formatScore(scores[key])}`)
-    .join(' · ');
+  const numbers = SCORE_LABELS.filter(([key]) => scores && typeof scores[key] === 'number')
+    .map(([key, label]) => `${label} ${formatScore(scores[key])}`);
+  const match = scores && MATCH_LABELS[scores.match];
+  return (match ? [...numbers, match] : numbers).join(' · ');
 }
 
 // A card for one API result ({id, title, price, currency, category, thumbnail, scores}).
