@@ -55,6 +55,9 @@ class ProductVector(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["product", "space", "encoder"], name="product_vector_unique"),
         ]
+        # The cold-start starter set assigns the vectors written since its last k-means to the
+        # clusters on every request (recommender.storefront.selectors.starter): newest first, bounded.
+        indexes = [models.Index(fields=["space", "encoder", "-updated_at"], name="product_vector_recent")]
 
     def __str__(self) -> str:
         return f"{self.space} vector of product {self.product_id} ({self.encoder})"

@@ -23,4 +23,5 @@ def refresh_starter_clusters() -> int:
     from recommender.storefront.selectors.starter import starter_clusters
 
     encoder = active_encoder("visual")
-    return len(starter_clusters(encoder, refresh=True)) if encoder is not None else 0
+    computed = starter_clusters(encoder, refresh=True) if encoder is not None else None
+    return len(computed.clusters) if computed is not None else 0

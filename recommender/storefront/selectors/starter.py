@@ -3,10 +3,16 @@
 Clusters come from k-means over a sample of product vectors (a block sample,
 so a million-row table is not read whole), and each cluster's nearest products
 from the HNSW index. The result is cached in Redis for RECOMMENDER_STARTER_TTL
-seconds per visual encoder: computing it costs one sample read, a few hundred
-milliseconds of k-means and one k-NN per cluster. Filters and stock change far
-more often than clusters, so they are applied per request to the cached
-representatives.
+seconds per visual encoder (beat recomputes it before then): computing it costs
+one sample read, a few hundred milliseconds of k-means and one k-NN per cluster.
+Filters and stock change far more often than clusters, so they are applied per
+request to the cached representatives.
+
+Products embedded after the clusters were computed join them at once: each
+request reads the vectors written since (newest first, at most
+RECENT_ASSIGNED, through the product_vector_recent index) and assigns each
+to its nearest cached centre, so a new product is in the starter set seconds
+after it is embedded, not after the next k-means.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ from recommender.storefront.selectors.ranking import Ranking
 from recommender.storefront.selectors.scoring import Scored
 
 REPRESENTATIVES_PER_CLUSTER = 30
+# Vectors written since the last k-means that a request assigns to the cached centres: more
+# than this many new products between two refreshes wait for the next one.
+RECENT_ASSIGNED = 500
 KMEANS_ITERATIONS = 15
 # A product's freshness bonus halves every FRESHNESS_HALF_LIFE_DAYS; at most FRESHNESS_WEIGHT.
 FRESHNESS_WEIGHT = 0.1
@@ -41,6 +50,36 @@ FRESHNESS_HALF_LIFE_DAYS = 30.0
 class Cluster:
     size: int  # sampled vectors in the cluster: how much of the catalogue it stands for
     members: tuple[tuple[int, float], ...]  # (product_id, similarity to the centre), nearest first
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """The clusters (biggest first), their unit centres in the same order, and when they were computed."""
+
+    clusters: list[Cluster]
+    centres: np.ndarray  # (len(clusters), dim) float32
+    computed_at: datetime
+
+    def with_recent(self, recent: list[tuple[int, np.ndarray]]) -> list[Cluster]:
+        """The clusters with each recently embedded (product_id, vector) added to its nearest centre."""
+        if not recent or not self.clusters:
+            return self.clusters
+        listed = {pid for cluster in self.clusters for pid, _ in cluster.members}
+        fresh = [(pid, vector) for pid, vector in recent if pid not in listed]
+        if not fresh:
+            return self.clusters
+        similarity = np.stack([vector for _, vector in fresh]) @ self.centres.T
+        nearest = np.argmax(similarity, axis=1)
+        added: dict[int, list[tuple[int, float]]] = {}
+        for row, (pid, _) in enumerate(fresh):
+            added.setdefault(int(nearest[row]), []).append((pid, float(similarity[row, nearest[row]])))
+        return [
+            Cluster(
+                size=cluster.size,
+                members=tuple(sorted((*cluster.members, *added.get(index, [])), key=lambda member: -member[1])),
+            )
+            for index, cluster in enumerate(self.clusters)
+        ]
 
 
 def _sample(encoder: ActiveEncoder, size: int) -> np.ndarray:
@@ -102,24 +141,58 @@ def _representatives(encoder: ActiveEncoder, centres: np.ndarray) -> list[list[t
     return members
 
 
-def starter_clusters(encoder: ActiveEncoder, *, refresh: bool = False) -> list[Cluster]:
-    """The visual clusters, biggest first (cached; computed on a miss or when `refresh`)."""
-    key = f"recommender:starter:{encoder.identity}"
-    cached = None if refresh else cache.get(key)
-    if cached is not None:
-        return [Cluster(size=size, members=tuple(map(tuple, members))) for size, members in cached]
+def _cache_key(encoder: ActiveEncoder) -> str:
+    return f"recommender:starter:{encoder.identity}"
+
+
+def starter_clusters(encoder: ActiveEncoder, *, refresh: bool = False) -> Clusters | None:
+    """The visual clusters (cached; computed on a miss or when `refresh`); None before anything is embedded."""
+    cached = None if refresh else cache.get(_cache_key(encoder))
+    if isinstance(cached, dict) and cached.get("version") == 2:
+        return Clusters(
+            clusters=[Cluster(size=size, members=tuple(map(tuple, members))) for size, members in cached["clusters"]],
+            centres=np.frombuffer(cached["centres"], dtype=np.float32).reshape(-1, encoder.dim),
+            computed_at=cached["computed_at"],
+        )
+    # Taken before the sample is read: a vector written while k-means runs counts as recent, not lost.
+    computed_at = timezone.now()
     sample = _sample(encoder, settings.RECOMMENDER_STARTER_SAMPLE)
     if len(sample) == 0:
-        return []
+        return None
     centres, sizes = kmeans(sample, settings.RECOMMENDER_STARTER_CLUSTERS)
     members = _representatives(encoder, centres)
-    clusters = sorted(
-        (Cluster(size=int(size), members=tuple(found)) for size, found in zip(sizes, members, strict=True) if found),
-        key=lambda c: -c.size,
+    kept = sorted(
+        (index for index, found in enumerate(members) if found), key=lambda index: (-int(sizes[index]), index)
     )
-    # Two requests may compute it at once after expiry; both write the same answer, so no lock.
-    cache.set(key, [(c.size, list(c.members)) for c in clusters], settings.RECOMMENDER_STARTER_TTL)
-    return clusters
+    result = Clusters(
+        clusters=[Cluster(size=int(sizes[index]), members=tuple(members[index])) for index in kept],
+        centres=np.ascontiguousarray(centres[kept], dtype=np.float32),
+        computed_at=computed_at,
+    )
+    # Two requests may compute it at once after expiry; both write an equivalent answer, so no lock.
+    cache.set(
+        _cache_key(encoder),
+        {
+            "version": 2,
+            "clusters": [(c.size, list(c.members)) for c in result.clusters],
+            "centres": result.centres.tobytes(),
+            "computed_at": computed_at,
+        },
+        settings.RECOMMENDER_STARTER_TTL,
+    )
+    return result
+
+
+def _recent_vectors(encoder: ActiveEncoder, since: datetime) -> list[tuple[int, np.ndarray]]:
+    """(product_id, vector) of this encoder's vectors written after `since`, newest first, at most RECENT_ASSIGNED."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT product_id, {halfvec_send_sql('embedding')} FROM {VECTORS} "
+            f"WHERE space = %s AND encoder = %s AND updated_at > %s ORDER BY updated_at DESC LIMIT %s",
+            [encoder.space, encoder.identity, since, RECENT_ASSIGNED],
+        )
+        rows = [(pid, halfvec_from_wire(data)) for pid, data in cursor.fetchall()]
+    return [(pid, vector) for pid, vector in rows if vector is not None]
 
 
 def _freshness(created_at: datetime, now: datetime) -> float:
@@ -145,7 +218,10 @@ def starter_set(
     When filters leave too few representatives, the newest matching products
     fill the list, so `limit` come back whenever `limit` products match.
     """
-    clusters = starter_clusters(encoder) if encoder is not None else []
+    computed = starter_clusters(encoder) if encoder is not None else None
+    clusters = []
+    if computed is not None and encoder is not None:
+        clusters = computed.with_recent(_recent_vectors(encoder, computed.computed_at))
     where, params = filter_sql(filters, exclusions)
     wanted = offset + limit + 1  # one more tells whether a next page exists
     candidate_ids = sorted({pid for cluster in clusters for pid, _ in cluster.members})

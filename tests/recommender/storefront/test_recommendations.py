@@ -75,6 +75,24 @@ def test_the_starter_set_favours_newer_products_and_skips_what_is_out_of_stock(
     assert chosen[0] == outlying.id  # biggest cluster first; freshness outweighs a little distance
 
 
+def test_a_product_embedded_after_the_clusters_were_computed_joins_its_cluster_at_once(
+    client: Client, clustered: dict[int, list[Product]], catalog: Catalog
+) -> None:
+    # Given the starter clusters computed and cached by a first shopper
+    before = ids(post(client, {"limit": CLUSTERS}))
+
+    # When a new product is embedded near the second biggest cluster (no k-means runs again)
+    new = catalog.product(visual=axis(1, tilt=0.12, towards=5), semantic=axis(1), category="cat-1")
+    body = post(client, {"limit": CLUSTERS}).json()
+
+    # Then the next request has it as that cluster's pick (the freshest, near the centre), scored against it
+    chosen = [r["id"] for r in body["results"]]
+    assert new.id not in before and chosen[1] == new.id
+    assert chosen[:1] + chosen[2:] == before[:1] + before[2:]
+    assert body["results"][1]["scores"]["visual"] > 0.9, "assigned to the cluster, not filled in as the newest"
+    assert body["diagnostics"]["strategy"] == "starter_clusters"
+
+
 def test_the_starter_set_fills_up_with_the_newest_matches_when_filters_leave_few_representatives(
     client: Client, clustered: dict[int, list[Product]], catalog: Catalog
 ) -> None:

@@ -32,7 +32,7 @@ def test_refreshing_the_starter_clusters_replaces_the_cached_ones(catalog: Catal
     catalog.product(visual=axis(1), semantic=axis(1))
 
     assert refresh_starter_clusters() == 2
-    assert len(cache.get(f"recommender:starter:{VISUAL}")) == 2
+    assert len(cache.get(f"recommender:starter:{VISUAL}")["clusters"]) == 2
 
 
 def test_refreshing_before_anything_is_embedded_does_nothing(db: None) -> None:
