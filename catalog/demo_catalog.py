@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from catalog.imaging import InspectedImage, perceptual_hash
+from catalog.imaging import InspectedImage, orientation_hashes, perceptual_hash
 
 PACKAGE = "dataset-fashion-mnist"
 DEFAULT_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -173,5 +173,6 @@ def render_photo(photo: np.ndarray, colour: str) -> tuple[InspectedImage, bytes]
         phash=perceptual_hash(image),
         width=image.width,
         height=image.height,
+        phash_turns=orientation_hashes(image),
     )
     return inspected, data

@@ -96,20 +96,31 @@ def env_renamed(new: str, old: str) -> str:
 
 
 def env_thresholds(name: str, defaults: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
-    """Per-encoder duplicate thresholds: `defaults` overridden by `NAME=enc=NEAR/SIMILAR,other=NEAR/SIMILAR`."""
+    """Per-encoder duplicate thresholds: `defaults` overridden by `NAME=enc=NEAR/SIMILAR[/HASHED],...`.
+
+    HASHED, when given, is the visual floor at which a close pHash makes a near-duplicate
+    (recommender.duplicates.thresholds); without it that rule is off for the encoder.
+    """
     table = {encoder: dict(values) for encoder, values in defaults.items()}
     for item in env_list(name):
         encoder, sep, values = item.partition("=")
-        near_text, slash, similar_text = values.partition("/")
+        parts = values.split("/")
         try:
-            if not (sep and slash and encoder.strip()):
+            if not (sep and encoder.strip() and len(parts) in (2, 3)):
                 raise ValueError
-            near, similar = float(near_text), float(similar_text)
+            numbers = [float(part) for part in parts]
         except ValueError:
             raise ImproperlyConfigured(
-                f"{name}: expected ENCODER=NEAR/SIMILAR (e.g. dinov2-base=0.80/0.65), got {item!r}"
+                f"{name}: expected ENCODER=NEAR/SIMILAR or ENCODER=NEAR/SIMILAR/HASHED "
+                f"(e.g. dinov2-base=0.80/0.65), got {item!r}"
             ) from None
+        near, similar = numbers[0], numbers[1]
         if not -1.0 <= similar <= near <= 1.0:
             raise ImproperlyConfigured(f"{name}: {item!r}: need -1 <= SIMILAR <= NEAR <= 1")
-        table[encoder.strip()] = {"near": near, "similar": similar}
+        row = {"near": near, "similar": similar}
+        if len(numbers) == 3:
+            if not -1.0 <= numbers[2] <= 1.0:
+                raise ImproperlyConfigured(f"{name}: {item!r}: need -1 <= HASHED <= 1")
+            row["hashed"] = numbers[2]
+        table[encoder.strip()] = row
     return table

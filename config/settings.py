@@ -243,15 +243,23 @@ HF_HUB_OFFLINE = env_bool("HF_HUB_OFFLINE") or env_bool("TRANSFORMERS_OFFLINE")
 
 # --- Duplicate listings (recommender.duplicates) -------------------------------
 # Visual cosine-similarity floors per encoder registry name: near-duplicate and
-# similar tiers. efficientnet-lite0 is calibrated by bench/duplicates_eval.py
-# (BENCHMARKS.md); dinov2-base is not (no weights offline). Override as
-# DUPLICATES_THRESHOLDS=name=NEAR/SIMILAR,other=NEAR/SIMILAR.
+# similar tiers, and the floor at which a close pHash makes a near-duplicate.
+# efficientnet-lite0 is calibrated by bench/duplicates_eval.py (BENCHMARKS.md);
+# dinov2-base is not (no weights offline). Override as
+# DUPLICATES_THRESHOLDS=name=NEAR/SIMILAR[/HASHED],other=NEAR/SIMILAR.
 DUPLICATES_THRESHOLDS = env_thresholds(
     "DUPLICATES_THRESHOLDS",
-    {"efficientnet-lite0": {"near": 0.84, "similar": 0.83}, "dinov2-base": {"near": 0.85, "similar": 0.70}},
+    {
+        "efficientnet-lite0": {"near": 0.85, "similar": 0.82, "hashed": 0.75},
+        "dinov2-base": {"near": 0.85, "similar": 0.70},
+    },
 )
-# Perceptual-hash bits that may differ for a pair to count as an exact copy.
-DUPLICATES_PHASH_MAX_DISTANCE = env_int("DUPLICATES_PHASH_MAX_DISTANCE", 2, minimum=0, maximum=32)
+# Perceptual-hash bits that may differ for a pair to count as an exact copy (or, in another
+# orientation, a turned copy): evidence on its own unless the photo is flat. Up to 4 bits the
+# upload check finds such photos anywhere in the catalogue (catalog.models.images.PHASH_CHUNKS).
+DUPLICATES_PHASH_MAX_DISTANCE = env_int("DUPLICATES_PHASH_MAX_DISTANCE", 4, minimum=0, maximum=32)
+# pHash bits within which the encoder's HASHED visual floor makes a near-duplicate.
+DUPLICATES_PHASH_NEAR_DISTANCE = env_int("DUPLICATES_PHASH_NEAR_DISTANCE", 12, minimum=0, maximum=32)
 # Neighbours fetched per photo (k-NN LIMIT); the threshold is applied afterwards.
 DUPLICATES_KNN_LIMIT = env_int("DUPLICATES_KNN_LIMIT", 20, minimum=2, maximum=500)
 

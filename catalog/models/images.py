@@ -1,8 +1,20 @@
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models.expressions import CombinedExpression
 
 from catalog.models.products import Product
+
+# The pHash read as five chunks of 13 bits (the last of 12), each with an index of its own: two
+# hashes at most 4 bits apart agree on at least one whole chunk (pigeonhole), so "photos within 4
+# bits of this hash, in any orientation" is a few index probes instead of a scan
+# (recommender.duplicates.selectors.phash_photos). (shift, mask) per chunk.
+PHASH_CHUNKS = ((51, 0x1FFF), (38, 0x1FFF), (25, 0x1FFF), (12, 0x1FFF), (0, 0xFFF))
+
+
+def _phash_chunk(shift: int, mask: int) -> CombinedExpression:
+    return models.F("phash").bitrightshift(shift).bitand(mask) if shift else models.F("phash").bitand(mask)
 
 
 class EmbeddingStatus(models.TextChoices):
@@ -27,6 +39,11 @@ class ProductImage(models.Model):
     sha256 = models.CharField(max_length=64)
     # 64-bit perceptual hash (DCT pHash) of the decoded image, stored signed.
     phash = models.BigIntegerField(null=True, blank=True)
+    # pHashes of the photo's 7 other orientations (catalog.imaging.orientation_hashes); empty for
+    # photos stored before they were kept: a turned copy of one is still found through the other photo's.
+    # db_default as well: rows written by raw SQL or COPY that predate the column (bulk loaders, the
+    # legacy-layout fixture) would otherwise break its NOT NULL.
+    phash_turns = ArrayField(models.BigIntegerField(), default=list, db_default=[], blank=True)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     # Where an import took the photo from (path or URL); lets a re-run skip what is done.
@@ -61,6 +78,7 @@ class ProductImage(models.Model):
             ),
             models.Index(fields=["sha256"], name="image_sha256"),
             models.Index(fields=["phash"], name="image_phash"),
+            *(models.Index(_phash_chunk(*chunk), name=f"image_phash_chunk_{chunk[0]}") for chunk in PHASH_CHUNKS),
         ]
 
     def __str__(self) -> str:

@@ -46,6 +46,7 @@ def products_with_photos_bulk_create(*, listings: Sequence[NewListing]) -> list[
             image = ProductImage(
                 sha256=item.photo.sha256,
                 phash=item.photo.phash,
+                phash_turns=list(item.photo.phash_turns),
                 width=item.photo.width,
                 height=item.photo.height,
                 position=0,

@@ -50,6 +50,7 @@ def product_image_add(
         product=product,
         sha256=inspected.sha256,
         phash=inspected.phash,
+        phash_turns=list(inspected.phash_turns),
         width=inspected.width,
         height=inspected.height,
         position=position,

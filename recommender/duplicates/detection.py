@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
-from catalog.imaging import hamming_distance
+from PIL import Image
+
+from catalog.imaging import hamming_distance, perceptual_hash
 from recommender.duplicates.thresholds import Thresholds, Tier, classify
+
+# A photo whose pHash is this close to a flat picture's is a flat picture (a blank frame, a swatch):
+# measured, JPEG colour swatches land on those hashes exactly and real photos 16 bits away or more.
+FLAT_HASH_BITS = 4
 
 
 @dataclass(frozen=True)
@@ -20,6 +27,7 @@ class Photo:
     product_group: str  # "" when the product has no variants
     sha256: str
     phash: int | None
+    phash_turns: tuple[int, ...] = ()  # the pHashes of its other orientations (catalog.imaging.orientation_hashes)
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,27 @@ class PairEvidence:
         return (int(self.tier), self.similarity)
 
 
+@cache
+def flat_hash_values() -> frozenset[int]:
+    """The pHashes of flat pictures: one per grey level (a DCT of a constant is rounding noise, not a picture)."""
+    return frozenset(perceptual_hash(Image.new("L", (32, 32), level)) for level in range(256))
+
+
+def flat_hash(phash: int) -> bool:
+    return any(hamming_distance(phash, flat) <= FLAT_HASH_BITS for flat in flat_hash_values())
+
+
+def turned_distance(a: Photo, b: Photo) -> int | None:
+    """The fewest bits between one photo's pHash and one of the other's orientations; None if neither has them.
+
+    The orientations form a group, so one photo's are enough: if b is a turned a, a is b turned back.
+    """
+    distances = [
+        hamming_distance(x.phash, turn) for x, y in ((a, b), (b, a)) if x.phash is not None for turn in y.phash_turns
+    ]
+    return min(distances, default=None)
+
+
 def compare(a: Photo, b: Photo, *, similarity: float, thresholds: Thresholds) -> PairEvidence | None:
     """Evidence that the listings of photos `a` and `b` are duplicates, or None.
 
@@ -52,7 +81,16 @@ def compare(a: Photo, b: Photo, *, similarity: float, thresholds: Thresholds) ->
         return None
     same_bytes = a.sha256 == b.sha256 and bool(a.sha256)
     bits = None if a.phash is None or b.phash is None else hamming_distance(a.phash, b.phash)
-    tier = classify(similarity=similarity, phash_bits=bits, same_bytes=same_bytes, thresholds=thresholds)
+    turned = turned_distance(a, b)
+    flat = any(photo.phash is not None and flat_hash(photo.phash) for photo in (a, b))
+    tier = classify(
+        similarity=similarity,
+        phash_bits=bits,
+        same_bytes=same_bytes,
+        thresholds=thresholds,
+        turned_bits=turned,
+        flat=flat,
+    )
     if tier is None:
         return None
     low, high = (a, b) if a.product_id < b.product_id else (b, a)
@@ -63,7 +101,8 @@ def compare(a: Photo, b: Photo, *, similarity: float, thresholds: Thresholds) ->
         image_high=high.image_id,
         tier=tier,
         similarity=min(1.0, max(-1.0, similarity)),
-        phash_distance=bits,
+        # The evidence shown to a merchandiser: the closest hashes, turned or not.
+        phash_distance=min((d for d in (bits, turned) if d is not None), default=None),
         same_bytes=same_bytes,
     )
 

@@ -4,6 +4,8 @@
    (2.5 KB a photo at 1280-d as halfvec; parsed straight into a float32 matrix).
 2. Build the in-process ANN index (embeddings.ann).
 3. Search it in batches: k nearest per photo (bounded), threshold afterwards,
+   and every photo whose pHash is within the exact tier's bits of one of the
+   photo's orientations (phash_pairs), as the upload check's index lookup does;
    evidence compared exactly as on upload (detection.compare), pairs stored.
    Each batch's pairs and the scan's cursor commit in one transaction, so an
    interrupted scan resumes after the last committed batch, never in between.
@@ -21,12 +23,13 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from catalog.models.images import PHASH_CHUNKS
 from embeddings import ann as ann_index
 from embeddings.models import Space
 from embeddings.selectors import ActiveEncoder
 from embeddings.vector_codec import halfvec_from_wire
 from recommender.duplicates import selectors
-from recommender.duplicates.detection import Photo, compare, strongest_per_pair
+from recommender.duplicates.detection import FLAT_HASH_BITS, Photo, compare, flat_hash_values, strongest_per_pair
 from recommender.duplicates.models import DuplicatePair, DuplicateScan, ScanStatus
 from recommender.duplicates.services import duplicate_groups_refresh, duplicate_pairs_store
 
@@ -47,6 +50,7 @@ class CatalogVectors:
     product_groups: list[str]
     sha256: list[str]
     phash: list[int | None]
+    phash_turns: list[tuple[int, ...]]
     vectors: np.ndarray  # (n, dim) float32 unit rows (what the ANN index re-scores from)
 
     def photo(self, row: int) -> Photo:
@@ -56,6 +60,7 @@ class CatalogVectors:
             product_group=self.product_groups[row],
             sha256=self.sha256[row],
             phash=self.phash[row],
+            phash_turns=self.phash_turns[row],
         )
 
 
@@ -79,18 +84,19 @@ def catalog_vectors_load(encoder: ActiveEncoder) -> CatalogVectors:
     groups: list[str] = []
     shas: list[str] = []
     hashes: list[int | None] = []
+    turns: list[tuple[int, ...]] = []
     vectors = np.empty((count, encoder.dim), dtype=np.float32)
     sql = (
         "COPY (SELECT iv.id, iv.image_id, iv.product_id, halfvec_send(iv.embedding), "
-        "p.product_group, pi.sha256, pi.phash " + _FROM + " ORDER BY iv.id) TO STDOUT (FORMAT BINARY)"
+        "p.product_group, pi.sha256, pi.phash, pi.phash_turns " + _FROM + " ORDER BY iv.id) TO STDOUT (FORMAT BINARY)"
     )
     connection.ensure_connection()
     raw = connection.connection
     assert raw is not None
     row = 0
     with raw.cursor() as cursor, cursor.copy(sql, params) as copy:
-        copy.set_types(["int8", "int8", "int8", "bytea", "text", "text", "int8"])
-        for vid, iid, pid, blob, group, sha, phash in copy.rows():
+        copy.set_types(["int8", "int8", "int8", "bytea", "text", "text", "int8", "int8[]"])
+        for vid, iid, pid, blob, group, sha, phash, turned in copy.rows():
             if row >= count:  # rows committed after the COUNT; the next scan sees them
                 break
             vector_ids[row], image_ids[row], product_ids[row] = vid, iid, pid
@@ -98,9 +104,76 @@ def catalog_vectors_load(encoder: ActiveEncoder) -> CatalogVectors:
             groups.append(group)
             shas.append(sha)
             hashes.append(phash)
+            turns.append(tuple(turned or ()))
             row += 1
     keep = slice(0, row)
-    return CatalogVectors(vector_ids[keep], image_ids[keep], product_ids[keep], groups, shas, hashes, vectors[keep])
+    return CatalogVectors(
+        vector_ids[keep], image_ids[keep], product_ids[keep], groups, shas, hashes, turns, vectors[keep]
+    )
+
+
+@dataclass(frozen=True)
+class PhashIndex:
+    """The catalogue's pHashes sorted on each chunk of PHASH_CHUNKS: the in-memory mirror of the upload check's chunk
+    indexes (selectors.phash_photos): two hashes within PHASH_LOOKUP_MAX_BITS bits share a whole chunk."""
+
+    plain: np.ndarray  # int64, one per catalogue row (0 where unknown)
+    usable: np.ndarray  # bool: a hash that says something (known, not a flat picture's)
+    sorted_keys: tuple[np.ndarray, ...]  # per chunk of PHASH_CHUNKS
+    sorted_rows: tuple[np.ndarray, ...]
+
+    @classmethod
+    def build(cls, catalog: CatalogVectors) -> PhashIndex:
+        plain = np.array([h if h is not None else 0 for h in catalog.phash], dtype=np.int64)
+        usable = np.array([h is not None for h in catalog.phash], dtype=bool) & ~flat_hashes(plain)
+        rows = np.flatnonzero(usable)
+        keys, ordered = [], []
+        for shift, mask in PHASH_CHUNKS:
+            chunk = (plain[rows] >> shift) & mask
+            order = np.argsort(chunk, kind="stable")
+            keys.append(chunk[order])
+            ordered.append(rows[order])
+        return cls(plain, usable, tuple(keys), tuple(ordered))
+
+    def pairs(self, catalog: CatalogVectors, rows: np.ndarray, *, max_bits: int) -> tuple[np.ndarray, np.ndarray]:
+        """(query row, other row): the others whose pHash is within `max_bits` of one of the query's orientations."""
+        queries: list[int] = []
+        hashes: list[int] = []
+        for row in rows.tolist():
+            if self.usable[row]:
+                for value in (int(self.plain[row]), *catalog.phash_turns[row]):
+                    queries.append(row)
+                    hashes.append(value)
+        if not queries:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        query_rows, query_hashes = np.array(queries, dtype=np.int64), np.array(hashes, dtype=np.int64)
+        found_q, found_n = [], []
+        for (shift, mask), sorted_keys, sorted_rows in zip(
+            PHASH_CHUNKS, self.sorted_keys, self.sorted_rows, strict=True
+        ):
+            wanted = (query_hashes >> shift) & mask
+            low = np.searchsorted(sorted_keys, wanted, side="left")
+            counts = np.searchsorted(sorted_keys, wanted, side="right") - low
+            which = np.repeat(np.arange(len(wanted)), counts)
+            offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+            others = sorted_rows[low[which] + offsets]
+            bits = np.bitwise_count((query_hashes[which] ^ self.plain[others]).view(np.uint64))
+            keep = (bits <= max_bits) & (others != query_rows[which])
+            found_q.append(query_rows[which][keep])
+            found_n.append(others[keep])
+        pairs = np.unique(np.stack([np.concatenate(found_q), np.concatenate(found_n)], axis=1), axis=0)
+        return pairs[:, 0], pairs[:, 1]
+
+
+def flat_hashes(hashes: np.ndarray) -> np.ndarray:
+    """detection.flat_hash over an int64 array, a block at a time (a million hashes against 114 flat ones)."""
+    flats = np.array(sorted(flat_hash_values()), dtype=np.int64)
+    out = np.zeros(len(hashes), dtype=bool)
+    for start in range(0, len(hashes), 65536):
+        block = hashes[start : start + 65536]
+        bits = np.bitwise_count((block[:, None] ^ flats[None, :]).view(np.uint64))
+        out[start : start + 65536] = bits.min(axis=1) <= FLAT_HASH_BITS
+    return out
 
 
 def duplicates_scan(
@@ -151,11 +224,21 @@ def _scan(
         on_loaded(len(catalog.vector_ids), first)
     if first < len(catalog.vector_ids):
         index = ann_index.build_index(catalog.vectors)
+        hashes = PhashIndex.build(catalog)
         for start in range(first, len(catalog.vector_ids), batch_size):
             rows = np.arange(start, min(len(catalog.vector_ids), start + batch_size), dtype=np.int64)
+            # The upload check weighs its k nearest whatever their similarity; the lowest floor any
+            # rule uses is what makes a neighbour worth comparing here.
             queries, found, similarity = ann_index.similar_pairs(
-                index, rows, k=neighbours, min_similarity=thresholds.similar
+                index, rows, k=neighbours, min_similarity=min(thresholds.similar, thresholds.hashed_similarity)
             )
+            hashed_q, hashed_n = hashes.pairs(
+                catalog, rows, max_bits=min(thresholds.phash_max_distance, selectors.PHASH_LOOKUP_MAX_BITS)
+            )
+            hashed_s = ann_index.exact_similarity(catalog.vectors, hashed_q, hashed_n)
+            queries = np.concatenate([queries, hashed_q])
+            found = np.concatenate([found, hashed_n])
+            similarity = np.concatenate([similarity, hashed_s])
             evidence = strongest_per_pair(
                 item
                 for q, n, s in zip(queries.tolist(), found.tolist(), similarity.tolist(), strict=True)

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Prefetch, QuerySet
 
 from catalog.models import ProductImage
+from catalog.models.images import PHASH_CHUNKS
 from embeddings.models import ImageVector, Space
 from embeddings.selectors import ActiveEncoder, active_encoder
 from embeddings.vector_indexes import knn_distance_sql
@@ -30,7 +31,10 @@ def visual_encoder() -> ActiveEncoder | None:
 
 def thresholds_for_encoder(encoder: ActiveEncoder) -> Thresholds:
     return thresholds_for(
-        encoder.name, settings.DUPLICATES_THRESHOLDS, phash_max_distance=settings.DUPLICATES_PHASH_MAX_DISTANCE
+        encoder.name,
+        settings.DUPLICATES_THRESHOLDS,
+        phash_max_distance=settings.DUPLICATES_PHASH_MAX_DISTANCE,
+        phash_near_distance=settings.DUPLICATES_PHASH_NEAR_DISTANCE,
     )
 
 
@@ -51,6 +55,7 @@ def photo_to_check(*, image_id: int, encoder: ActiveEncoder) -> PhotoToCheck | N
             "image_version",
             "image__sha256",
             "image__phash",
+            "image__phash_turns",
             "image__version",
             "product__product_group",
             "product__is_active",
@@ -65,6 +70,7 @@ def photo_to_check(*, image_id: int, encoder: ActiveEncoder) -> PhotoToCheck | N
         product_group=row.product.product_group,
         sha256=row.image.sha256,
         phash=row.image.phash,
+        phash_turns=tuple(row.image.phash_turns),
     )
     return PhotoToCheck(photo=photo, embedding=_as_list(row.embedding), product_active=row.product.is_active)
 
@@ -75,7 +81,7 @@ def _as_list(embedding: Any) -> list[float]:
 
 
 _NEIGHBOURS_SQL = """
-SELECT nn.image_id, nn.product_id, nn.similarity, pi.sha256, pi.phash, p.product_group
+SELECT nn.image_id, nn.product_id, nn.similarity, pi.sha256, pi.phash, pi.phash_turns, p.product_group
 FROM (
     SELECT iv.image_id, iv.product_id, 1 - {distance} AS similarity
     FROM embeddings_imagevector iv
@@ -108,7 +114,8 @@ def photo_neighbours(*, check: PhotoToCheck, encoder: ActiveEncoder, limit: int)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [
-        (Photo(image_id=i, product_id=p, product_group=g, sha256=s, phash=h), float(sim)) for i, p, sim, s, h, g in rows
+        (Photo(image_id=i, product_id=p, product_group=g, sha256=s, phash=h, phash_turns=tuple(t)), float(sim))
+        for i, p, sim, s, h, t, g in rows
     ]
 
 
@@ -117,9 +124,71 @@ def same_bytes_photos(*, photo: Photo, limit: int) -> list[Photo]:
     rows = (
         ProductImage.objects.filter(sha256=photo.sha256, product__is_active=True)
         .exclude(product_id=photo.product_id)
-        .values_list("id", "product_id", "product__product_group", "sha256", "phash")[:limit]
+        .values_list("id", "product_id", "product__product_group", "sha256", "phash", "phash_turns")[:limit]
     )
-    return [Photo(image_id=i, product_id=p, product_group=g, sha256=s, phash=h) for i, p, g, s, h in rows]
+    return [
+        Photo(image_id=i, product_id=p, product_group=g, sha256=s, phash=h, phash_turns=tuple(t))
+        for i, p, g, s, h, t in rows
+    ]
+
+
+# Two hashes at most this many bits apart share a whole chunk (five chunks, pigeonhole).
+PHASH_LOOKUP_MAX_BITS = len(PHASH_CHUNKS) - 1
+
+
+def phash_chunk(value: int, shift: int, mask: int) -> int:
+    # Python's >> on a negative int is arithmetic, as PostgreSQL's on bigint: the chunks agree.
+    return (value >> shift) & mask
+
+
+def _chunk_sql(shift: int, mask: int) -> str:
+    """The indexed expression of catalog.models.images._phash_chunk, spelt as its index was created."""
+    return f"((pi.phash >> {shift}) & {mask})" if shift else f"(pi.phash & {mask})"
+
+
+_PHASH_SQL = """
+SELECT pi.id, pi.product_id, p.product_group, pi.sha256, pi.phash, pi.phash_turns,
+       1 - (iv.embedding::halfvec({dim}) <=> %s::halfvec({dim})) AS similarity
+FROM catalog_productimage pi
+JOIN catalog_product p ON p.id = pi.product_id
+LEFT JOIN embeddings_imagevector iv ON iv.image_id = pi.id AND iv.space = %s AND iv.encoder = %s
+WHERE ({chunks}) AND p.is_active AND pi.product_id <> %s
+  AND (SELECT min(bit_count((pi.phash # h)::bit(64))) FROM unnest(%s::bigint[]) AS h) <= %s
+ORDER BY pi.id
+LIMIT %s
+"""
+
+
+def phash_photos(
+    *, check: PhotoToCheck, encoder: ActiveEncoder, max_bits: int, limit: int
+) -> list[tuple[Photo, float]]:
+    """Photos of other active products whose pHash is within `max_bits` of this photo's in any orientation.
+
+    What the visual k-NN cannot be trusted to find: a turned copy sits far from
+    its original in a CNN's space (similarity 0.5-0.7), and a greyscale one may
+    lie beyond the nearest few of a catalogue full of look-alikes. Each chunk
+    of each of the photo's eight hashes is one probe of that chunk's index
+    (catalog.models.images); the bit count then keeps the true matches. The
+    visual similarity comes with each (0 for a photo not embedded yet).
+    """
+    if check.photo.phash is None:
+        return []
+    hashes = [check.photo.phash, *check.photo.phash_turns]
+    bits = min(max_bits, PHASH_LOOKUP_MAX_BITS)
+    chunks = " OR ".join(f"{_chunk_sql(shift, mask)} = ANY(%s)" for shift, mask in PHASH_CHUNKS)
+    params: list[Any] = [str(check.embedding), encoder.space, encoder.identity]
+    params += [sorted({phash_chunk(value, shift, mask) for value in hashes}) for shift, mask in PHASH_CHUNKS]
+    params += [check.photo.product_id, hashes, bits, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(_PHASH_SQL.format(dim=encoder.dim, chunks=chunks), params)
+        rows = cursor.fetchall()
+    return [
+        (
+            Photo(image_id=i, product_id=p, product_group=g, sha256=s, phash=h, phash_turns=tuple(t)),
+            0.0 if similarity is None else float(similarity),
+        )
+        for i, p, g, s, h, t, similarity in rows
+    ]
 
 
 def product_photo_digests(product_ids: Iterable[int]) -> dict[int, str]:

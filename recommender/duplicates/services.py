@@ -56,6 +56,13 @@ def duplicates_check_image(*, image_id: int, encoder: ActiveEncoder | None = Non
     neighbours = selectors.photo_neighbours(check=check, encoder=encoder, limit=settings.DUPLICATES_KNN_LIMIT)
     found = [compare(check.photo, other, similarity=sim, thresholds=thresholds) for other, sim in neighbours]
     seen = {other.image_id for other, _ in neighbours}
+    hashed = selectors.phash_photos(
+        check=check, encoder=encoder, max_bits=thresholds.phash_max_distance, limit=settings.DUPLICATES_KNN_LIMIT
+    )
+    for other, sim in hashed:
+        if other.image_id not in seen:
+            found.append(compare(check.photo, other, similarity=sim, thresholds=thresholds))
+            seen.add(other.image_id)
     for other in selectors.same_bytes_photos(photo=check.photo, limit=settings.DUPLICATES_KNN_LIMIT):
         if other.image_id not in seen:
             found.append(compare(check.photo, other, similarity=1.0, thresholds=thresholds))

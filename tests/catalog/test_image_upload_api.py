@@ -12,6 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
+from catalog.imaging import inspect_image
 from catalog.models import ProductImage
 from catalog.services import product_image_add
 from tests.catalog import factories
@@ -88,6 +89,19 @@ def test_awkward_but_valid_photos_are_stored_upright_with_thumbnails(
     assert (media_root / image.file.name).read_bytes() == data
     assert set(image.thumbnails) == {"160", "480"}
     assert all((media_root / path).exists() for path in image.thumbnails.values())
+
+
+@pytest.mark.django_db
+def test_an_upload_stores_the_phash_of_each_of_the_photos_other_orientations() -> None:
+    data = factories.jpeg(3, (120, 80))
+
+    response = upload(factories.api_client(staff=True), factories.product("P-1").pk, data)
+
+    assert response.status_code == 201, response.content  # type: ignore[attr-defined]
+    image = ProductImage.objects.get()
+    expected = inspect_image(data, max_bytes=10**7, max_pixels=10**7)
+    assert image.phash == expected.phash
+    assert image.phash_turns == list(expected.phash_turns) and len(image.phash_turns) == 7
 
 
 @pytest.mark.django_db

@@ -8,7 +8,14 @@ import pytest
 import skimage.data
 from PIL import Image, ImageFilter
 
-from catalog.imaging import ImageRejected, hamming_distance, inspect_image, perceptual_hash, render_thumbnail
+from catalog.imaging import (
+    ImageRejected,
+    hamming_distance,
+    inspect_image,
+    orientation_hashes,
+    perceptual_hash,
+    render_thumbnail,
+)
 from embeddings.encoders import decode_image
 from tests.catalog import factories
 
@@ -115,3 +122,55 @@ def test_a_large_jpeg_is_inspected_at_a_reduced_scale_yet_reports_its_real_size_
     # on real photographs the bits agree, measured: 0 of 64 over scikit-image's and scikit-learn's at 3 sizes)
     full = decode_image(out.getvalue())
     assert hamming_distance(inspected.phash, perceptual_hash(full)) <= 1
+
+
+def jpeg_of(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+# PIL's transposes in the order orientation_hashes returns their hashes: turned 90°, 180°, 270°
+# (counter-clockwise, as np.rot90), then the mirror image of the upright, 90°, 180° and 270° pictures.
+ORIENTATIONS = [
+    Image.Transpose.ROTATE_90,
+    Image.Transpose.ROTATE_180,
+    Image.Transpose.ROTATE_270,
+    Image.Transpose.FLIP_LEFT_RIGHT,
+    Image.Transpose.TRANSVERSE,
+    Image.Transpose.FLIP_TOP_BOTTOM,
+    Image.Transpose.TRANSPOSE,
+]
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee"])  # a square and a 3:2 photo
+@pytest.mark.parametrize("position", range(len(ORIENTATIONS)), ids=[t.name for t in ORIENTATIONS])
+def test_a_turned_or_mirrored_upload_matches_one_of_the_originals_orientation_hashes(name: str, position: int) -> None:
+    # Given a real photograph and a re-listing of it turned or mirrored, both uploaded as JPEG
+    photo = Image.fromarray(getattr(skimage.data, name)())
+    original = inspect_image(jpeg_of(photo), **LIMITS)
+    turned = inspect_image(jpeg_of(photo.transpose(ORIENTATIONS[position])), **LIMITS)
+
+    # Then the copy's pHash is within a few bits of the original's hash in that orientation,
+    # while the plain pHashes are as far apart as two unrelated pictures'
+    distances = [hamming_distance(turned.phash, value) for value in original.phash_turns]
+    assert len(original.phash_turns) == 7
+    assert distances[position] <= 4, distances
+    assert hamming_distance(original.phash, turned.phash) >= 16
+    # and the relation is symmetric: the original is the copy turned back
+    assert min(hamming_distance(original.phash, value) for value in turned.phash_turns) <= 4
+
+
+def test_orientation_hashes_are_those_of_the_turned_picture_and_a_greyscale_copy_keeps_the_phash() -> None:
+    photo = Image.fromarray(skimage.data.astronaut())
+    turns = orientation_hashes(photo)
+    # Computed from the turned 32x32 matrix, they agree with hashing each turned picture (to the
+    # rounding of PIL's two-pass resize: a bit or two).
+    distances = [
+        hamming_distance(turn, perceptual_hash(photo.transpose(t))) for turn, t in zip(turns, ORIENTATIONS, strict=True)
+    ]
+    assert max(distances) <= 2, distances
+    assert len(set(turns) | {perceptual_hash(photo)}) == 8, "a real photo looks different each way round"
+    # The pHash reads luminance only: a greyscale re-listing is an exact copy by hash.
+    grey = inspect_image(jpeg_of(photo.convert("L")), **LIMITS)
+    assert hamming_distance(grey.phash, perceptual_hash(photo)) <= 2

@@ -41,6 +41,7 @@ def test_it_loads_plausible_products_in_ten_categories_with_one_photo_each(
     assert product.price > 0 and product.brand and product.seller and product.attributes["colour"]
     photo = product.images.get()
     assert (photo.width, photo.height) == (224, 224) and photo.phash is not None
+    assert len(photo.phash_turns) == 7, "the bulk loader keeps the turned pHashes as an upload does"
     with Image.open(media_root / photo.file.name) as image:
         assert (image.format, image.size, image.getpixel((0, 0))) == ("PNG", (224, 224), (244, 243, 240))
     grouped = Product.objects.exclude(product_group="").values_list("product_group", flat=True)

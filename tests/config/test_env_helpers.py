@@ -76,6 +76,40 @@ def test_threshold_overrides_replace_one_encoder_and_bad_ones_name_the_variable_
         env_thresholds("DUPLICATES_THRESHOLDS", defaults)
 
 
+def test_threshold_overrides_take_an_optional_hashed_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = {"efficientnet-lite0": {"near": 0.85, "similar": 0.82, "hashed": 0.75}}
+    monkeypatch.setenv("DUPLICATES_THRESHOLDS", "dinov2-base=0.8/0.65/0.6, efficientnet-lite0=0.86/0.83")
+    table = env_thresholds("DUPLICATES_THRESHOLDS", defaults)
+    assert table == {
+        "efficientnet-lite0": {"near": 0.86, "similar": 0.83},  # two parts: the hashed rule is off
+        "dinov2-base": {"near": 0.8, "similar": 0.65, "hashed": 0.6},
+    }
+    assert defaults["efficientnet-lite0"]["hashed"] == 0.75, "the defaults are not changed in place"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "x=0.8/0.7/0.6/0.5",
+            r"expected ENCODER=NEAR/SIMILAR or ENCODER=NEAR/SIMILAR/HASHED .*'x=0\.8/0\.7/0\.6/0\.5'",
+        ),
+        ("x=0.8/0.7/", r"expected ENCODER=NEAR/SIMILAR .*'x=0\.8/0\.7/'"),
+        ("x=0.8/0.7/high", r"expected ENCODER=NEAR/SIMILAR .*'x=0\.8/0\.7/high'"),
+        ("=0.8/0.7", r"expected ENCODER=NEAR/SIMILAR .*'=0\.8/0\.7'"),
+        ("x=0.8/0.7/1.5", r"'x=0\.8/0\.7/1\.5': need -1 <= HASHED <= 1"),
+        ("x=0.7/0.8/0.5", r"'x=0\.7/0\.8/0\.5': need -1 <= SIMILAR <= NEAR <= 1"),
+    ],
+)
+def test_a_bad_threshold_override_is_one_line_naming_the_variable_and_the_item(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    monkeypatch.setenv("DUPLICATES_THRESHOLDS", value)
+    with pytest.raises(ImproperlyConfigured, match=f"^DUPLICATES_THRESHOLDS: {message}") as caught:
+        env_thresholds("DUPLICATES_THRESHOLDS", {})
+    assert "\n" not in str(caught.value)
+
+
 def test_a_renamed_variable_still_works_for_a_release_with_one_warning_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

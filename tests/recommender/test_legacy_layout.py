@@ -1,7 +1,8 @@
 """A live catalogue of the one-app layout upgrades in place: no table dropped or renamed, no row lost.
 
 The old schema is rebuilt for real in a scratch database on the same server:
-every app but the three new ones migrated by today's code, then the recommender
+every app but the three new ones migrated by today's code (catalog only up to
+OLD_CATALOG, so that an upgrade also adds the photos' turned pHashes), then the recommender
 app's tables created by the exact SQL the old migrations ran
 (fixtures/one_app_layout.sql), its two migrations recorded as applied and its
 content types under the old `recommender` label (with a permission granted on
@@ -34,6 +35,8 @@ DUPLICATE_MODELS: tuple[str, ...] = importlib.import_module(
 # Apps installed since the one-app layout, whose migrations create tables of their own.
 NEWER_APPS = {"axes", "feedback"}
 LOG_ID = uuid.UUID("5b2f0c1e-2f8e-4c1a-9d1f-5b0e7a1c9e42")
+# The last catalog migration before photos kept their turned pHashes (0006): the upgrade adds them to live rows.
+OLD_CATALOG = "0005_field_validators"
 
 
 def conninfo(name: str) -> str:
@@ -72,7 +75,7 @@ def scratch_database() -> Iterator[psycopg.Connection]:
 
 def build_the_old_layout(db: psycopg.Connection) -> None:
     for app in OLD_APPS:
-        manage("migrate", app, "--no-input")
+        manage("migrate", app, *([OLD_CATALOG] if app == "catalog" else []), "--no-input")
     db.execute(LEGACY_SCHEMA.read_text())
     db.execute(
         "INSERT INTO django_migrations (app, name, applied) VALUES "
@@ -143,6 +146,10 @@ def test_the_one_app_layout_migrates_in_place_keeping_tables_rows_and_permission
     assert db.execute("SELECT id, similarity FROM recommender_duplicatepair").fetchall() == [(7, 0.93)]
     assert db.execute("SELECT id, representative_id FROM recommender_duplicategroup").fetchall() == [(3, 1)]
     assert db.execute("SELECT id FROM recommender_recommendationlog").fetchall() == [(LOG_ID,)]
+    # Photos stored before catalog 0006 have no turned pHashes yet, and the pHash chunks are indexed.
+    assert db.execute("SELECT id, phash_turns FROM catalog_productimage ORDER BY id").fetchall() == [(10, []), (20, [])]
+    chunk_indexes = db.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'image_phash_chunk_%%'")
+    assert chunk_indexes.fetchone() == (5,)
     # The new apps' first migrations count as applied (they replace the old ones); the adoptions ran.
     applied = set(db.execute("SELECT app, name FROM django_migrations").fetchall())
     assert {

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from recommender.duplicates.decisions import duplicate_group_resolve
 from recommender.duplicates.models import DuplicateGroup, DuplicateGroupMember, DuplicatePair, GroupStatus
 from recommender.duplicates.services import duplicates_check_image
-from tests.recommender.duplicates.conftest import Listing, Vectors, listing
+from tests.recommender.duplicates.conftest import Listing, Vectors, listing, relistings
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("visual_space")]
 
@@ -162,3 +166,71 @@ def test_a_group_shows_each_member_against_its_representative(vectors: Vectors) 
     assert all(m.representative_image_id is not None and m.image_id is not None for m in others)
     assert group.tier == "near_duplicate", "a group's tier is its weakest link to the representative"
     assert group.score == pytest.approx(min(m.similarity for m in others))
+
+
+def test_a_turned_and_a_greyscale_relisting_of_a_photo_are_found_beyond_the_visual_neighbours(
+    vectors: Vectors, settings: Any
+) -> None:
+    # Given a real photo re-listed turned 90° (similarity 0.55) and in greyscale (0.45), with four
+    # look-alikes nearer to it (0.7) than either copy, and a k-NN that only fetches three neighbours
+    settings.DUPLICATES_KNN_LIMIT = 3
+    catalogue = relistings(vectors)
+
+    # When the original's photo is checked
+    stored = duplicates_check_image(image_id=catalogue.original.image.pk)
+
+    # Then both copies are paired with it by their pHashes (the greyscale one is exact, the turned one a
+    # near-duplicate), with their visual similarity as evidence; the look-alikes and the rest are not
+    assert stored == 2
+    assert pair_tier(catalogue.original, catalogue.turned) == "near_duplicate"
+    assert pair_tier(catalogue.original, catalogue.greyscale) == "exact"
+    pairs = {pair.product_high_id: pair for pair in DuplicatePair.objects.all()}
+    turned, grey = pairs[catalogue.turned.product.pk], pairs[catalogue.greyscale.product.pk]
+    assert turned.similarity == pytest.approx(0.55, abs=2e-3) and turned.phash_distance is not None
+    assert turned.phash_distance <= 4
+    assert grey.similarity == pytest.approx(0.45, abs=2e-3) and grey.phash_distance == 0
+
+    # And once the copies are checked too (the turned one matches the greyscale one turned back),
+    # the three listings make one group
+    duplicates_check_image(image_id=catalogue.turned.image.pk)
+    duplicates_check_image(image_id=catalogue.greyscale.image.pk)
+    assert pair_tier(catalogue.turned, catalogue.greyscale) == "near_duplicate"
+    copies = {catalogue.original.product.pk, catalogue.turned.product.pk, catalogue.greyscale.product.pk}
+    assert open_groups() == [copies]
+
+
+def test_a_turned_copy_is_found_from_its_side_when_the_original_predates_the_turned_hashes(vectors: Vectors) -> None:
+    # Given an original stored before photos kept their turned pHashes, and a turned re-listing
+    catalogue = relistings(vectors, original_turns=False)
+
+    # When the re-listing is checked (as its upload does), then the original is found through its turns
+    duplicates_check_image(image_id=catalogue.turned.image.pk)
+    assert pair_tier(catalogue.original, catalogue.turned) == "near_duplicate"
+    # and the greyscale copy too: it matches the re-listing turned back
+    assert pair_tier(catalogue.turned, catalogue.greyscale) == "near_duplicate"
+
+
+def test_flat_pictures_sharing_a_hash_are_not_paired_and_unrelated_photos_stay_apart(vectors: Vectors) -> None:
+    catalogue = relistings(vectors)
+    red, green = catalogue.swatches
+    assert red.image.phash == green.image.phash, "the flat pictures' hashes agree, and say nothing"
+
+    assert duplicates_check_image(image_id=red.image.pk) == 0
+    assert duplicates_check_image(image_id=catalogue.unrelated.image.pk) == 0
+    assert not DuplicatePair.objects.exists()
+
+
+def test_the_phash_lookup_is_served_by_the_chunk_indexes(vectors: Vectors) -> None:
+    # Given a catalogue, when a photo is checked, its pHash lookup is one statement
+    catalogue = relistings(vectors)
+    with CaptureQueriesContext(connection) as queries:
+        duplicates_check_image(image_id=catalogue.original.image.pk)
+    [lookup] = [query["sql"] for query in queries.captured_queries if "unnest(" in query["sql"]]
+
+    # that the chunk expression indexes serve (seq scans off: at this size a scan would be cheaper)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + lookup)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    for shift in (51, 38, 25, 12, 0):
+        assert f"image_phash_chunk_{shift}" in plan, plan

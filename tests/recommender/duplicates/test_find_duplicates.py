@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from django.core.management import CommandError, call_command
 from embeddings import ann
 from embeddings.models import ImageVector
 from recommender.duplicates.models import DuplicateGroup, DuplicatePair, DuplicateScan
-from tests.recommender.duplicates.conftest import ENCODER, Listing, Vectors, listing
+from tests.recommender.duplicates.conftest import ENCODER, Listing, Vectors, listing, relistings
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +70,40 @@ def test_an_interrupted_scan_resumes_after_its_last_committed_batch(vectors: Vec
     # And --restart starts a fresh scan over everything
     call_command("find_duplicates", "--no-progress", "--restart", stdout=io.StringIO())
     assert DuplicateScan.objects.filter(status="done").count() == 2
+
+
+def tier_of(a: Listing, b: Listing) -> str | None:
+    low, high = sorted([a.product.pk, b.product.pk])
+    return DuplicatePair.objects.filter(product_low_id=low, product_high_id=high).values_list("tier", flat=True).first()
+
+
+@pytest.mark.usefixtures("visual_space")
+def test_the_scan_finds_turned_and_greyscale_relistings_that_the_visual_neighbours_miss(
+    vectors: Vectors, settings: Any
+) -> None:
+    # Given the upload check's catalogue (tests/recommender/duplicates/conftest.py: relistings): a real photo
+    # re-listed turned (0.55) and in greyscale (0.45) among nearer look-alikes, the original stored before
+    # photos kept their turned pHashes, and a k-NN of three
+    settings.DUPLICATES_KNN_LIMIT = 3
+    catalogue = relistings(vectors, original_turns=False)
+
+    # When the whole catalogue is scanned, in batches that split the copies from the original
+    call_command("find_duplicates", "--no-progress", "--batch-size", "2", stdout=io.StringIO())
+
+    # Then it finds the pairs the upload check finds, and nothing else (not the flat swatches either)
+    assert tier_of(catalogue.original, catalogue.turned) == "near_duplicate"
+    assert tier_of(catalogue.original, catalogue.greyscale) == "exact"
+    assert tier_of(catalogue.turned, catalogue.greyscale) == "near_duplicate"
+    assert DuplicatePair.objects.count() == 3
+    turned = DuplicatePair.objects.get(
+        product_high_id=catalogue.turned.product.pk, product_low_id=catalogue.original.product.pk
+    )
+    assert turned.similarity == pytest.approx(0.55, abs=2e-3) and turned.phash_distance is not None
+    assert turned.phash_distance <= 4
+    groups = DuplicateGroup.objects.filter(status="open")
+    assert [set(g.members.values_list("product_id", flat=True)) for g in groups] == [
+        {catalogue.original.product.pk, catalogue.turned.product.pk, catalogue.greyscale.product.pk}
+    ]
 
 
 def test_the_scan_fails_with_one_line_before_any_photo_is_embedded() -> None:

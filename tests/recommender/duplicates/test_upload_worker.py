@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pytest
 import skimage.data
+from django.core.management import call_command
 from PIL import Image
 
 from catalog.services import product_image_add
@@ -57,3 +58,48 @@ def test_an_uploaded_copy_is_flagged_by_the_worker_and_a_variant_is_not(celery_w
         DuplicatePair.objects.values_list("product_high_id", flat=True)
     )
     assert "recommender.duplicates.tasks.duplicates_check_images" in celery_worker.log_tail(200_000)
+
+
+def pair_of(a: int, b: int) -> DuplicatePair | None:
+    low, high = sorted([a, b])
+    return DuplicatePair.objects.filter(product_low_id=low, product_high_id=high).first()
+
+
+def test_turned_and_greyscale_relistings_are_flagged_on_upload_and_by_the_full_scan(
+    celery_worker: WorkerProcess,
+) -> None:
+    # Given a listing of a real photo, re-listings of it turned 90° and in greyscale by other sellers
+    # (far from it in the CNN's space), and an unrelated product
+    photo = skimage.data.astronaut()
+    original = factories.product("ORIG-2", seller="shop-a")
+    turned = factories.product("TURNED-2", seller="shop-b")
+    grey = factories.product("GREY-2", seller="shop-c")
+    unrelated = factories.product("OTHER-2", seller="shop-d")
+
+    # When their photos are uploaded and the worker embeds and checks each
+    product_image_add(product=original, data=jpeg(photo))
+    product_image_add(product=unrelated, data=jpeg(skimage.data.coffee()))
+    product_image_add(product=turned, data=jpeg(np.rot90(photo).copy()))
+    product_image_add(product=grey, data=jpeg(np.asarray(Image.fromarray(photo).convert("L"))))
+
+    # Then each copy is paired with the original: the turned one as a near-duplicate, the greyscale one
+    # exact; and the two copies with each other (the later checked of them finds the other)
+    def all_three() -> list[DuplicatePair] | None:
+        found = [pair_of(original.pk, turned.pk), pair_of(original.pk, grey.pk), pair_of(turned.pk, grey.pk)]
+        pairs = [pair for pair in found if pair is not None]
+        return pairs if len(pairs) == 3 else None
+
+    what = f"the re-listings paired (log: {celery_worker.log_path})"
+    pairs = wait_for(all_three, timeout=240, interval=0.5, what=what)
+    evidence = list(DuplicatePair.objects.values("tier", "similarity", "phash_distance"))
+    assert [pair.tier for pair in pairs] == ["near_duplicate", "exact", "near_duplicate"], evidence
+    assert pairs[0].phash_distance is not None and pairs[0].phash_distance <= 4, evidence
+    # Nothing may write pairs while the scan below runs: stop the worker's consuming and let it drain.
+    celery_worker.release()
+    on_upload = set(DuplicatePair.objects.values_list("product_low_id", "product_high_id", "tier"))
+    assert len(on_upload) == 3, "the unrelated product is paired with none"
+
+    # And the full scan, over the real vectors the worker stored, finds the same pairs
+    DuplicatePair.objects.all().delete()
+    call_command("find_duplicates", "--no-progress", stdout=io.StringIO())
+    assert set(DuplicatePair.objects.values_list("product_low_id", "product_high_id", "tier")) == on_upload
