@@ -8,6 +8,11 @@ one sample read, a few hundred milliseconds of k-means and one k-NN per cluster.
 Filters and stock change far more often than clusters, so they are applied per
 request to the cached representatives.
 
+Popular products (recommender.feedback: recent clicks, carts and purchases,
+decayed) join their nearest cluster too and get a bonus within it, so the set
+is popular *and* diverse: a run on one kind of product cannot fill it, since
+every cluster still takes its turn.
+
 Products embedded after the clusters were computed join them at once: each
 request reads the vectors written since (newest first, at most
 RECENT_ASSIGNED, through the product_vector_recent index) and assigns each
@@ -31,6 +36,7 @@ from django.utils import timezone
 from embeddings.selectors import ActiveEncoder
 from embeddings.vector_codec import halfvec_from_wire, halfvec_send_sql, vector_literal
 from embeddings.vector_indexes import knn_distance_sql
+from recommender.feedback.selectors.popularity import Popular, popular_products
 from recommender.storefront.selectors.filters import Exclusions, ProductFilters, filter_sql
 from recommender.storefront.selectors.knn import VECTORS
 from recommender.storefront.selectors.ranking import Ranking
@@ -44,6 +50,10 @@ KMEANS_ITERATIONS = 15
 # A product's freshness bonus halves every FRESHNESS_HALF_LIFE_DAYS; at most FRESHNESS_WEIGHT.
 FRESHNESS_WEIGHT = 0.1
 FRESHNESS_HALF_LIFE_DAYS = 30.0
+# The most popular products considered per request, and the bonus of the most popular one
+# (the others' in proportion to their score): enough to lead its cluster, not to leave it.
+POPULAR_CONSIDERED = 100
+POPULARITY_WEIGHT = 0.1
 
 
 @dataclass(frozen=True)
@@ -60,8 +70,8 @@ class Clusters:
     centres: np.ndarray  # (len(clusters), dim) float32
     computed_at: datetime
 
-    def with_recent(self, recent: list[tuple[int, np.ndarray]]) -> list[Cluster]:
-        """The clusters with each recently embedded (product_id, vector) added to its nearest centre."""
+    def with_assigned(self, recent: list[tuple[int, np.ndarray]]) -> list[Cluster]:
+        """The clusters with each (product_id, vector) not yet a member added to its nearest centre."""
         if not recent or not self.clusters:
             return self.clusters
         listed = {pid for cluster in self.clusters for pid, _ in cluster.members}
@@ -183,16 +193,24 @@ def starter_clusters(encoder: ActiveEncoder, *, refresh: bool = False) -> Cluste
     return result
 
 
-def _recent_vectors(encoder: ActiveEncoder, since: datetime) -> list[tuple[int, np.ndarray]]:
-    """(product_id, vector) of this encoder's vectors written after `since`, newest first, at most RECENT_ASSIGNED."""
+def _assignable_vectors(encoder: ActiveEncoder, *, since: datetime, popular: list[int]) -> list[tuple[int, np.ndarray]]:
+    """(product_id, vector) of this encoder's vectors written after `since` (newest first, at most
+    RECENT_ASSIGNED) and of the `popular` products, in one statement."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT product_id, {halfvec_send_sql('embedding')} FROM {VECTORS} "
-            f"WHERE space = %s AND encoder = %s AND updated_at > %s ORDER BY updated_at DESC LIMIT %s",
-            [encoder.space, encoder.identity, since, RECENT_ASSIGNED],
+            f"(SELECT product_id, {halfvec_send_sql('embedding')} FROM {VECTORS} "
+            f"WHERE space = %s AND encoder = %s AND updated_at > %s ORDER BY updated_at DESC LIMIT %s) "
+            f"UNION ALL (SELECT product_id, {halfvec_send_sql('embedding')} FROM {VECTORS} "
+            f"WHERE space = %s AND encoder = %s AND product_id = ANY(%s))",
+            [encoder.space, encoder.identity, since, RECENT_ASSIGNED, encoder.space, encoder.identity, popular],
         )
         rows = [(pid, halfvec_from_wire(data)) for pid, data in cursor.fetchall()]
     return [(pid, vector) for pid, vector in rows if vector is not None]
+
+
+def _popularity_bonus(popular: list[Popular]) -> dict[int, float]:
+    top = max((item.score for item in popular), default=0.0)
+    return {item.product_id: POPULARITY_WEIGHT * item.score / top for item in popular} if top > 0 else {}
 
 
 def _freshness(created_at: datetime, now: datetime) -> float:
@@ -219,9 +237,13 @@ def starter_set(
     fill the list, so `limit` come back whenever `limit` products match.
     """
     computed = starter_clusters(encoder) if encoder is not None else None
-    clusters = []
+    clusters: list[Cluster] = []
+    bonus: dict[int, float] = {}
     if computed is not None and encoder is not None:
-        clusters = computed.with_recent(_recent_vectors(encoder, computed.computed_at))
+        popular = popular_products(limit=POPULAR_CONSIDERED, category_id=filters.category_id, in_stock=filters.in_stock)
+        bonus = _popularity_bonus(popular)
+        assignable = _assignable_vectors(encoder, since=computed.computed_at, popular=[p.product_id for p in popular])
+        clusters = computed.with_assigned(assignable)
     where, params = filter_sql(filters, exclusions)
     wanted = offset + limit + 1  # one more tells whether a next page exists
     candidate_ids = sorted({pid for cluster in clusters for pid, _ in cluster.members})
@@ -234,7 +256,11 @@ def starter_set(
     now = timezone.now()
     queues = [
         sorted(
-            ((sim + _freshness(allowed[pid], now), sim, pid) for pid, sim in cluster.members if pid in allowed),
+            (
+                (sim + _freshness(allowed[pid], now) + bonus.get(pid, 0.0), sim, pid)
+                for pid, sim in cluster.members
+                if pid in allowed
+            ),
             key=lambda entry: (-entry[0], entry[2]),
         )
         for cluster in clusters
@@ -256,7 +282,7 @@ def starter_set(
             filled += 1
     diagnostics = {
         "strategy": "starter_clusters" if clusters else "newest",
-        "reason": "no history: representatives of the catalogue's visual clusters, fresh and in stock first",
+        "reason": "no history: representatives of the catalogue's visual clusters, popular, fresh and in stock first",
         "clusters": len(clusters),
         "candidates_examined": len(candidate_ids) + filled,
         "encoders": {encoder.space: encoder.identity} if encoder else {},

@@ -9,6 +9,8 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from catalog.models import Product
+from recommender.feedback.services import EventInput, feedback_events_record, popularity_update
+from recommender.storefront.selectors import starter
 from tests.recommender.storefront.conftest import Catalog, axis, ids
 
 pytestmark = pytest.mark.django_db
@@ -91,6 +93,27 @@ def test_a_product_embedded_after_the_clusters_were_computed_joins_its_cluster_a
     assert chosen[:1] + chosen[2:] == before[:1] + before[2:]
     assert body["results"][1]["scores"]["visual"] > 0.9, "assigned to the cluster, not filled in as the newest"
     assert body["diagnostics"]["strategy"] == "starter_clusters"
+
+
+def test_a_popular_product_leads_its_cluster_and_the_other_clusters_keep_their_turn(
+    client: Client, clustered: dict[int, list[Product]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given only the two most central products of each cluster as its representatives
+    monkeypatch.setattr(starter, "REPRESENTATIVES_PER_CLUSTER", 2)
+    before = ids(post(client, {"limit": CLUSTERS}))
+    # And shoppers buying the least central product of the second cluster (no representative)
+    popular = clustered[1][-1]
+    assert popular.id not in before
+    feedback_events_record(events=[EventInput("purchase", popular.pk, "shopper-1")], now=timezone.now())
+    popularity_update(half_life_hours=72.0, batch_size=100, max_batches=10)
+
+    body = post(client, {"limit": CLUSTERS}).json()
+
+    # Then it is that cluster's pick, scored against the cluster, and every other cluster still has its turn
+    chosen = [r["id"] for r in body["results"]]
+    assert chosen[1] == popular.id and body["results"][1]["scores"]["visual"] is not None
+    assert chosen[:1] + chosen[2:] == before[:1] + before[2:]
+    assert {cluster_of(pid, clustered) for pid in chosen} == set(range(CLUSTERS))
 
 
 def test_the_starter_set_fills_up_with_the_newest_matches_when_filters_leave_few_representatives(
