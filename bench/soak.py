@@ -122,8 +122,14 @@ def p99_by_window(history: Path, seconds: float) -> list[tuple[float, float]]:
     return [(t - start, p99) for t, p99 in rows if t - start <= seconds]
 
 
+LOCUST = ROOT / ".venv" / "bin" / "locust"
+
+
 def main() -> None:
     args = parse_args()
+    if not LOCUST.exists():
+        # Checked before the database is made and the servers start: one line, not a traceback later.
+        sys.exit(f"bench.soak: locust is not installed; run: {ROOT / '.venv/bin/pip'} install -e '.[bench]'")
     env = setup_django(database=args.database, fresh=True, migrate=True)
     port = free_port()
     env |= {"DEBUG": "0", "SECRET_KEY": "soak-only", "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0"}
@@ -146,7 +152,7 @@ def main() -> None:
         seconds = args.minutes * 60
         locust = subprocess.Popen(
             [
-                *(str(ROOT / ".venv/bin/locust"), "-f", str(ROOT / "bench/soak_locustfile.py"), "--headless"),
+                *(str(LOCUST), "-f", str(ROOT / "bench/soak_locustfile.py"), "--headless"),
                 *(
                     "-u",
                     str(args.shoppers + 1),
