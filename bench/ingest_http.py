@@ -69,12 +69,18 @@ def start_services(env: dict[str, str], port: int, log_dir: Path) -> list[subpro
 
 
 def staff_token() -> str:
+    """A store admin's token: staff status alone writes nothing since catalogue writes need the
+    catalogue's permissions (the store-admins group, config/roles.py)."""
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from rest_framework.authtoken.models import Token
+
+    from config.roles import STORE_ADMINS
 
     user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
     user.is_staff = True
     user.save()
+    user.groups.add(Group.objects.get(name=STORE_ADMINS))
     return Token.objects.get_or_create(user=user)[0].key
 
 
