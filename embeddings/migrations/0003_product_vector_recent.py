@@ -15,6 +15,6 @@ class Migration(migrations.Migration):
     operations = [
         AddIndexConcurrently(
             model_name='productvector',
-            index=models.Index(fields=['space', 'encoder', '-updated_at'], name='product_vector_recent'),
+            index=models.Index(fields=['-updated_at'], name='product_vector_recent'),
         ),
     ]

@@ -57,7 +57,9 @@ class ProductVector(models.Model):
         ]
         # The cold-start starter set assigns the vectors written since its last k-means to the
         # clusters on every request (recommender.storefront.selectors.starter): newest first, bounded.
-        indexes = [models.Index(fields=["space", "encoder", "-updated_at"], name="product_vector_recent")]
+        # On updated_at alone: an index led by (space, encoder) would offer the planner a way to read
+        # a whole space in order, a rival to the HNSW index for k-NN queries that filter on both.
+        indexes = [models.Index(fields=["-updated_at"], name="product_vector_recent")]
 
     def __str__(self) -> str:
         return f"{self.space} vector of product {self.product_id} ({self.encoder})"
