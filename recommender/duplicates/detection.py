@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from PIL import Image
 
@@ -56,6 +56,9 @@ def flat_hash_values() -> frozenset[int]:
     return frozenset(perceptual_hash(Image.new("L", (32, 32), level)) for level in range(256))
 
 
+# Asked for both photos of every compared pair (tens per upload, each against ~114 flat hashes):
+# a photo's answer never changes, so it is remembered.
+@lru_cache(maxsize=65536)
 def flat_hash(phash: int) -> bool:
     return any(hamming_distance(phash, flat) <= FLAT_HASH_BITS for flat in flat_hash_values())
 
