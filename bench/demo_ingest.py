@@ -21,6 +21,7 @@ import sys
 import time
 
 from bench.db import ROOT, setup_django
+from bench.worker import running_worker
 
 OUT = ROOT / "bench" / "out"
 
@@ -33,20 +34,8 @@ def main() -> None:
     args = parser.parse_args()
     env = setup_django(database=args.database, fresh=True, migrate=True)
     OUT.mkdir(parents=True, exist_ok=True)
-    log = OUT / f"demo_ingest-{args.limit}-worker.log"
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "worker"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while "embedding models loaded" not in log.read_text(errors="replace"):
-            if time.monotonic() > deadline or worker.poll() is not None:
-                raise SystemExit(f"error: the worker did not start; see {log}")
-            time.sleep(0.5)
+    with running_worker(env, OUT / f"demo_ingest-{args.limit}-worker.log"):
         report = measure(args.limit, args.timeout, env)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=60)
     path = OUT / f"demo_ingest-{args.limit}.json"
     path.write_text(json.dumps(report, indent=2))
     print(json.dumps({k: v for k, v in report.items() if k != "progress"}))
