@@ -1,4 +1,5 @@
-"""Writes of the staff pages: the catalogue map's files (computed from the current vectors, written atomically)."""
+"""Writes of the staff pages: the catalogue map's files (computed from the current vectors, written atomically),
+and the store-wide merchandising rules."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from recommender.merchandising.catalog_map import (
     project_2d,
     quantise,
 )
+from recommender.merchandising.models import MerchandisingRule
+from recommender.merchandising.rules import store_rules_forget
 from recommender.merchandising.selectors import map_categories, product_vectors
 
 
@@ -69,3 +72,19 @@ def _write_atomically(path: Path, data: bytes) -> None:
         out.write(data)
     os.chmod(temporary, 0o644)
     os.replace(temporary, path)
+
+
+def merchandising_rule_save(*, rule: MerchandisingRule) -> MerchandisingRule:
+    """Validate (MerchandisingRule.clean: a missing category or attribute is refused here) and store a rule.
+
+    This process forgets its cached rules at once; the others within RULES_TTL_SECONDS.
+    """
+    rule.full_clean()
+    rule.save()
+    store_rules_forget()
+    return rule
+
+
+def merchandising_rule_delete(*, rule: MerchandisingRule) -> None:
+    rule.delete()
+    store_rules_forget()

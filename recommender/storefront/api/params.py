@@ -12,15 +12,19 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Category
-from config.api import MAX_OFFSET, FiniteFloatField, id_field
+from config.api import MAX_ID, MAX_OFFSET, FiniteFloatField, id_field
 from config.errors import ApiError
 from config.process_cache import ProcessCache
+from recommender.merchandising.targets import CATEGORY, Target, TargetError, parse_boost
 from recommender.storefront.selectors.filters import ProductFilters
+from recommender.storefront.selectors.rules import Boost, Pin, Rules, ranking_rules, target_sql
 from recommender.storefront.selectors.spaces import Mode
 
 ATTRIBUTE_PREFIX = "attr."
 ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 MAX_ATTRIBUTE_FILTERS = 8
+MAX_BOOSTS = 8
+MAX_PINS = 8
 TRUE_WORDS = ("true", "1", "yes")
 FALSE_WORDS = ("false", "0", "no")
 
@@ -90,7 +94,66 @@ class VectorParams(serializers.Serializer):
         return attrs
 
 
-class SimilarParams(FilterParams, PageParams, VectorParams):
+class MerchandisingParams(serializers.Serializer):
+    boost = serializers.ListField(
+        child=serializers.CharField(max_length=300, allow_blank=True),
+        required=False,
+        max_length=MAX_BOOSTS,
+        help_text="Repeatable: field:value:amount adds amount (-1 to 1) to the combined score of the results it "
+        "matches, within this page's candidates; field is brand, category (a slug) or attr.<name>, "
+        "e.g. brand:Acme:0.1, attr.season:summer:0.05, brand:Other:-0.2 (buries).",
+    )
+    pin = serializers.ListField(
+        child=serializers.CharField(max_length=60, allow_blank=True),
+        required=False,
+        max_length=MAX_PINS,
+        help_text="Repeatable: product_id:position puts that product at that 1-based position of the list "
+        "(within the first RECOMMENDER_PAGE_WINDOW) when it is active and passes the filters and exclusions; "
+        "otherwise diagnostics.pins_unplaced names it.",
+    )
+
+    # The values stay as sent (the log records them so); merchandising_rules() reads them. An empty one
+    # (`?boost=`) is one not sent, as DRF reads every other optional parameter sent empty.
+    def validate_boost(self, values: list[str]) -> list[str]:
+        values = [text for text in values if text]
+        _boosts(values)
+        return values
+
+    def validate_pin(self, values: list[str]) -> list[str]:
+        values = [text for text in values if text]
+        _pins(values)
+        return values
+
+
+def _boosts(values: list[str]) -> list[tuple[Target, float]]:
+    boosts = []
+    for text in values:
+        try:
+            boosts.append(parse_boost(text))
+        except TargetError as exc:
+            raise serializers.ValidationError(f"{text!r}: {exc}") from None
+    return boosts
+
+
+def _pins(values: list[str]) -> list[Pin]:
+    window = settings.RECOMMENDER_PAGE_WINDOW
+    pins: list[Pin] = []
+    for text in values:
+        product, colon, position = text.partition(":")
+        if not (colon and product.isdecimal() and position.isdecimal() and len(product) <= 19):
+            raise serializers.ValidationError(f"{text!r}: must be product_id:position, e.g. 42:1.")
+        pin = Pin(product_id=int(product), position=int(position))
+        if not 1 <= pin.product_id <= MAX_ID:
+            raise serializers.ValidationError(f"{text!r}: no such product id.")
+        if not 1 <= pin.position <= window:
+            raise serializers.ValidationError(f"{text!r}: the position must be from 1 to {window}.")
+        if any(p.product_id == pin.product_id or p.position == pin.position for p in pins):
+            raise serializers.ValidationError(f"{text!r}: each product and each position is pinned once.")
+        pins.append(pin)
+    return pins
+
+
+class SimilarParams(FilterParams, PageParams, VectorParams, MerchandisingParams):
     max_similarity = FiniteFloatField(
         min_value=0,
         max_value=1,
@@ -99,7 +162,7 @@ class SimilarParams(FilterParams, PageParams, VectorParams):
     )
 
 
-class SearchParams(FilterParams, PageParams):
+class SearchParams(FilterParams, PageParams, MerchandisingParams):
     q = serializers.CharField(help_text="The shopper's words.", trim_whitespace=True)
     text_weight = FiniteFloatField(
         min_value=0, max_value=1, default=0.5, help_text="Share of full-text matches in the blend (0: vectors only)."
@@ -174,7 +237,22 @@ def product_filters(validated: dict[str, Any], data: Any) -> ProductFilters:
     )
 
 
-class ImageSearchParams(FilterParams, PageParams, VectorParams):
+def merchandising_rules(validated: dict[str, Any]) -> Rules:
+    """The request's boosts and pins (validated by MerchandisingParams) with the store-wide rules;
+    a boost on an unknown category is a 400, as the category filter is."""
+    boosts = []
+    for target, amount in _boosts(validated.get("boost") or []):
+        category_id = None
+        if target.field == CATEGORY:
+            category_id = _category_id(target.value)
+            if category_id is None:
+                raise ApiError("invalid", f"boost: unknown category {target.value!r}.", details={"boost": str(target)})
+        sql, params = target_sql(target, category_id)
+        boosts.append(Boost(name=f"{target}:{amount:g}", sql=sql, params=params, amount=amount))
+    return ranking_rules(boosts=boosts, pins=_pins(validated.get("pin") or []))
+
+
+class ImageSearchParams(FilterParams, PageParams, VectorParams, MerchandisingParams):
     image = serializers.FileField(required=False, help_text="The photo (multipart). It is not stored.")
     image_url = serializers.URLField(required=False, help_text="Or a photo URL, fetched under the import rules.")
 
@@ -193,7 +271,7 @@ class RecommendationFilters(FilterParams):
     )
 
 
-class RecommendationParams(PageParams):
+class RecommendationParams(PageParams, MerchandisingParams):
     viewed = serializers.ListField(child=id_field(), max_length=100, default=list)
     liked = serializers.ListField(child=id_field(), max_length=100, default=list)
     disliked = serializers.ListField(child=id_field(), max_length=100, default=list)

@@ -42,6 +42,8 @@ def _result(request: Request, summary: ProductSummary, item: Scored) -> dict[str
             "text": _round(item.text),
             "combined": _round(item.combined),
             "match": item.match,
+            "boost": _round(item.boost),
+            "rules": item.rules,
         },
     }
 

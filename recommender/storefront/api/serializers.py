@@ -23,6 +23,15 @@ class ScoresSerializer(serializers.Serializer):
         help_text="Search only: the rule that placed it: every word matched, some words matched, or "
         "found by the semantic space alone (placed after every word match). Null elsewhere.",
     )
+    boost = serializers.FloatField(
+        help_text="What merchandising boosts (the request's boost=… and the store-wide rules) added to combined; "
+        "0 when none matched."
+    )
+    rules = serializers.ListField(
+        child=serializers.CharField(),
+        help_text='The boosts that touched it (the request\'s as sent, e.g. "brand:Acme:0.1", store-wide rules by '
+        'name), and "pin" when a pin placed it.',
+    )
 
 
 class ResultSerializer(serializers.Serializer):
@@ -68,12 +77,31 @@ class DiagnosticsSerializer(serializers.Serializer):
     )
     excluded = serializers.ListField(
         child=serializers.ChoiceField(
-            choices=["products", "product_groups", "variants", "duplicate_pairs", "max_similarity"]
+            choices=[
+                "products",
+                "product_groups",
+                "variants",
+                "duplicate_pairs",
+                "max_similarity",
+                "category_rules",
+            ]
         ),
         required=False,
         help_text="Rules that kept products out: products (the source, or the history given), product_groups "
         "(disliked), variants (the source's product_group), duplicate_pairs (every product the duplicate "
-        "detector paired with the source, open or confirmed), max_similarity (visually above the ceiling).",
+        "detector paired with the source, open or confirmed), max_similarity (visually above the ceiling), "
+        "category_rules (store-wide rules keeping a category out of this product's category's similar lists).",
+    )
+    rules = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Merchandising in effect: the request's boosts and pins (product_id:position) and the store-wide "
+        "score rules by name.",
+    )
+    pins_unplaced = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="Pinned ids not placed: no such product, inactive, filtered out or excluded.",
     )
     filters_applied = serializers.DictField(help_text='The filters as understood, e.g. {"attr.color": "red"}.')
     encoders = serializers.DictField(child=serializers.CharField(), help_text="Encoder identity per space.")

@@ -61,6 +61,10 @@ class Exclusions:
     # leaves "more like this" as soon as its pair is written, whether candidates came from the HNSW
     # index or from the stored neighbour lists (both are filtered by this predicate).
     duplicates_of: int | None = None
+    # Store-wide exclusion rules (recommender.merchandising): (source category id, excluded category id)
+    # pairs, applied with the category of product `category_rules_of`, read by the statement itself.
+    category_rules: tuple[tuple[int, int], ...] = ()
+    category_rules_of: int | None = None
 
     def applied(self) -> list[str]:
         """What is excluded, by rule (diagnostics)."""
@@ -69,6 +73,7 @@ class Exclusions:
             ("product_groups", bool(self.product_groups)),
             ("variants", self.variants_of is not None),
             ("duplicate_pairs", self.duplicates_of is not None),
+            ("category_rules", bool(self.category_rules) and self.category_rules_of is not None),
         ]
         return [name for name, on in rules if on]
 
@@ -83,6 +88,12 @@ def _attribute_candidates(value: str) -> list[Any]:
     if isinstance(parsed, (int, float, bool)) and parsed != value:
         candidates.append(parsed)
     return candidates
+
+
+def attribute_sql(name: str, value: str) -> tuple[str, list[Any]]:
+    """`p.attributes` holds name = value, either spelling (`@>`, so the GIN index on attributes serves it)."""
+    alternatives = [json.dumps({name: candidate}) for candidate in _attribute_candidates(value)]
+    return "(" + " OR ".join(["p.attributes @> %s::jsonb"] * len(alternatives)) + ")", alternatives
 
 
 def filter_sql(filters: ProductFilters, exclusions: Exclusions | None = None) -> tuple[str, list[Any]]:
@@ -106,10 +117,9 @@ def filter_sql(filters: ProductFilters, exclusions: Exclusions | None = None) ->
     elif filters.in_stock is False:
         clauses.append("p.stock = 0")
     for name, value in filters.attributes:
-        # `@>` so the GIN index on attributes serves the filter.
-        alternatives = [json.dumps({name: candidate}) for candidate in _attribute_candidates(value)]
-        clauses.append("(" + " OR ".join(["p.attributes @> %s::jsonb"] * len(alternatives)) + ")")
-        params.extend(alternatives)
+        clause, values = attribute_sql(name, value)
+        clauses.append(clause)
+        params.extend(values)
     if exclusions is not None:
         if exclusions.product_ids:
             clauses.append("p.id <> ALL(%s)")
@@ -136,4 +146,13 @@ def filter_sql(filters: ProductFilters, exclusions: Exclusions | None = None) ->
                 "'{}'::bigint[]))"
             )
             params.extend([exclusions.duplicates_of] * 3)
+        if exclusions.category_rules and exclusions.category_rules_of is not None:
+            # The categories the rules keep out of the source's "more like this": an InitPlan, run once.
+            clauses.append(
+                "(p.category_id IS NULL OR p.category_id <> ALL(COALESCE((SELECT array_agg(r.excluded) "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS r(source, excluded) "
+                "WHERE r.source = (SELECT s.category_id FROM catalog_product s WHERE s.id = %s)), '{}'::bigint[])))"
+            )
+            sources, excluded = zip(*exclusions.category_rules, strict=True)
+            params.extend([list(sources), list(excluded), exclusions.category_rules_of])
     return " AND ".join(clauses), params

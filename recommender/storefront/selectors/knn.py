@@ -37,6 +37,7 @@ from django.db import connection
 from embeddings.models import EncoderState, ProductNeighbours, ProductVector, SpaceEncoder
 from embeddings.selectors import ActiveEncoder
 from embeddings.vector_codec import halfvec_from_wire, halfvec_send_sql, vector_literal
+from embeddings.vector_indexes import photo_mean_sql
 from recommender.storefront.selectors.planning import Plan, Strategy
 
 VECTORS = ProductVector._meta.db_table
@@ -55,6 +56,13 @@ class SpaceQuery:
     encoder: ActiveEncoder
     vector: np.ndarray | None = None
     product_id: int | None = None
+    # A photo, in a space whose vectors blend in the products' words: compared with their photos' mean alone
+    # (embeddings.models.ProductVector.image_embedding, through its own HNSW index).
+    photos_only: bool = False
+
+    def stored(self, alias: str) -> str:
+        """The stored vector of row `alias` this query is compared with."""
+        return photo_mean_sql(alias) if self.photos_only else f"{alias}.embedding"
 
     @cached_property
     def literal(self) -> str:
@@ -93,6 +101,7 @@ class CandidateRow:
     visual_vector: np.ndarray | None
     semantic_vector: np.ndarray | None
     origin: str = FROM_INDEX
+    marks: list[bool] | None = None  # one per boost of the ranking (rules.Rules.marks_sql)
 
 
 @dataclass
@@ -112,7 +121,7 @@ def _query_name(space: str) -> str:
 
 def _index_branch(space: str, query: SpaceQuery, where: str, params: list[Any], k: int, exact: bool) -> Branch:
     dim = query.encoder.dim
-    distance = f"(v.embedding::halfvec({dim}) <=> (SELECT embedding FROM {_query_name(space)}))"
+    distance = f"(({query.stored('v')})::halfvec({dim}) <=> (SELECT embedding FROM {_query_name(space)}))"
     # The one-time filter: the settings CTE runs before the scan, and no query vector means no scan.
     gate = f"(SELECT ready FROM knn_settings) AND EXISTS (SELECT 1 FROM {_query_name(space)})"
     inner = (
@@ -145,9 +154,10 @@ def _score_sql(space: str, alias: str, query: SpaceQuery | None, with_vectors: b
     if query is None:
         return ("NULL::float8, NULL::bytea" if with_vectors else "NULL::float8"), "", []
     dim = query.encoder.dim
-    columns = f"1 - ({alias}.embedding::halfvec({dim}) <=> (SELECT embedding FROM {_query_name(space)}))"
+    stored = query.stored(alias)
+    columns = f"1 - (({stored})::halfvec({dim}) <=> (SELECT embedding FROM {_query_name(space)}))"
     if with_vectors:
-        columns += f", {halfvec_send_sql(alias + '.embedding')}"
+        columns += f", {halfvec_send_sql(stored)}"
     join = (
         f"LEFT JOIN {VECTORS} {alias} ON {alias}.product_id = cand.product_id "
         f"AND {alias}.space = %s AND {alias}.encoder = %s"
@@ -166,8 +176,12 @@ def fetch_candidates(
     extra: list[Branch] | None = None,
     with_vectors: bool = False,
     source_product_id: int | None = None,
+    marks: tuple[str, list[Any]] | None = None,
 ) -> Fetched:
-    """Candidates of every branch, each scored exactly in the visual and semantic spaces: one statement."""
+    """Candidates of every branch, each scored exactly in the visual and semantic spaces: one statement.
+
+    `marks`: an expression over the candidate's catalog_product row `p` (the merchandising boosts it
+    matches), returned with each candidate; the row is joined only then."""
     exact = plan.strategy == Strategy.EXACT
     ctes: list[tuple[str, list[Any]]] = [
         (
@@ -211,6 +225,11 @@ def fetch_candidates(
         score_columns.append(columns)
         joins.append(join)
         join_params += params
+    column_params: list[Any] = []
+    if marks is not None:
+        score_columns.append(marks[0])
+        column_params = marks[1]  # in the select list: after the CTEs' parameters, before the joins'
+        joins.append("LEFT JOIN catalog_product p ON p.id = cand.product_id")
     found = "EXISTS (SELECT 1 FROM catalog_product WHERE id = %s)" if source_product_id is not None else "TRUE"
     has_query = ", ".join(f"EXISTS (SELECT 1 FROM {_query_name(space)})" for space in queries) or "NULL"
     meta = (
@@ -228,14 +247,14 @@ def fetch_candidates(
         f"SELECT meta.found, meta.actives, meta.has_query, cand.tag, cand.origin, cand.product_id, cand.raw, "
         f"{', '.join(score_columns)} FROM meta LEFT JOIN cand ON TRUE {' '.join(joins)}) SELECT * FROM c"
     )
-    params = [value for _, values in ctes for value in values] + meta_params + join_params
+    params = [value for _, values in ctes for value in values] + meta_params + column_params + join_params
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     first = rows[0]
     actives = dict(entry.split(" ", 1) for entry in first[1] or [])
     fetched = Fetched(
-        rows=[_row(row[3:], with_vectors) for row in rows if row[3] is not None],
+        rows=[_row(row[3:], with_vectors, marks is not None) for row in rows if row[3] is not None],
         active_encoders=actives,
         has_query=dict(zip(queries, first[2], strict=False)) if queries else {},
         source_found=bool(first[0]),
@@ -246,10 +265,12 @@ def fetch_candidates(
     return fetched
 
 
-def _row(row: tuple[Any, ...], with_vectors: bool) -> CandidateRow:
+def _row(row: tuple[Any, ...], with_vectors: bool, with_marks: bool) -> CandidateRow:
     tag, origin, product_id, raw = row[:4]
+    marks = list(row[-1]) if with_marks else None
+    scores = row[4:-1] if with_marks else row[4:]
     if with_vectors:
-        visual, visual_wire, semantic, semantic_wire = row[4:]
+        visual, visual_wire, semantic, semantic_wire = scores
         return CandidateRow(
             tag,
             product_id,
@@ -259,6 +280,7 @@ def _row(row: tuple[Any, ...], with_vectors: bool) -> CandidateRow:
             halfvec_from_wire(visual_wire),
             halfvec_from_wire(semantic_wire),
             origin,
+            marks,
         )
-    visual, semantic = row[4:]
-    return CandidateRow(tag, product_id, raw, visual, semantic, None, None, origin)
+    visual, semantic = scores
+    return CandidateRow(tag, product_id, raw, visual, semantic, None, None, origin, marks)

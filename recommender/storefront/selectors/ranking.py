@@ -12,6 +12,10 @@ index path returns fewer than asked, the window is re-run exactly: the filter
 may be rarer near the query than the estimate said, and the exact scan is the
 only path that cannot miss rows. When the similarity ceiling removes so many
 candidates that the window cannot be filled, the pool is doubled.
+
+Merchandising (rules.py) keeps both promises: boosts only reorder a window's
+candidates before it is cut, and pins take fixed positions of the first window,
+the same in every window, so later windows still only append.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from django.http import Http404
 from recommender.storefront.selectors.filters import Exclusions, ProductFilters, filter_sql
 from recommender.storefront.selectors.knn import FROM_LIST, Branch, Fetched, SpaceQuery, fetch_candidates
 from recommender.storefront.selectors.planning import Plan, Strategy, plan_knn
+from recommender.storefront.selectors.rules import Rules, apply_boosts, place_pins, split_pinned, unplaced
 from recommender.storefront.selectors.scoring import Scored, Weights, by_score, combine_weighted, merge, mmr
 
 MAX_POOL_DOUBLINGS = 4
@@ -50,6 +55,8 @@ class RankSpec:
     combine: Callable[[list[Scored]], None] | None = None
     # /similar/: the product whose stored vectors are the queries (404 if it does not exist).
     source_product_id: int | None = None
+    # Merchandising: boosts added to combined before ordering, pins placed after (rules.py).
+    rules: Rules = field(default_factory=Rules)
 
 
 @dataclass
@@ -106,6 +113,7 @@ def _rank_window(spec: RankSpec, need: int) -> _Window:
     attempts = 0
     while True:
         attempts += 1
+        extra = [*(spec.extra(where, params, k) if spec.extra else []), *spec.rules.pin_branch(where, params)]
         fetched = fetch_candidates(
             plan=plan,
             spaces=spec.spaces,
@@ -113,9 +121,10 @@ def _rank_window(spec: RankSpec, need: int) -> _Window:
             where=where,
             where_params=params,
             k=k,
-            extra=spec.extra(where, params, k) if spec.extra else None,
+            extra=extra or None,
             with_vectors=spec.diversity > 0,
             source_product_id=spec.source_product_id,
+            marks=spec.rules.marks_sql(),
         )
         if not fetched.source_found:
             raise Http404("No such product.")
@@ -149,7 +158,10 @@ def _rank_window(spec: RankSpec, need: int) -> _Window:
         spec.combine(items)
     else:
         combine_weighted(items, weights)
-    ordered = mmr(by_score(items), count=need, diversity=spec.diversity, weights=weights)
+    apply_boosts(items, spec.rules)
+    pinned, ranked = split_pinned(items, spec.rules)
+    ordered = mmr(by_score(ranked), count=max(need - len(pinned), 0), diversity=spec.diversity, weights=weights)
+    ordered = place_pins(ordered, pinned, spec.rules)
     diagnostics = {
         **_strategy(plan, fetched.origins),
         "fallback": fallback,
@@ -159,6 +171,8 @@ def _rank_window(spec: RankSpec, need: int) -> _Window:
         "spaces_with_query": sorted(present),
         "weights": {"visual": weights.visual, "semantic": weights.semantic},
     }
+    if spec.rules.pins:
+        diagnostics["pins_unplaced"] = unplaced(spec.rules, ordered)
     return _Window(items=ordered[:need], exhausted=exhausted, diagnostics=diagnostics)
 
 
@@ -181,4 +195,6 @@ def rank_page(spec: RankSpec, *, offset: int, limit: int) -> Ranking:
     has_more = (len(ordered) > end or not exhausted) and end < settings.RECOMMENDER_MAX_DEPTH
     diagnostics = {**windows[-1], "windows": len(windows), "window_size": window}
     diagnostics["candidates_examined"] = sum(w["candidates_examined"] for w in windows)
+    if spec.rules.boosts or spec.rules.pins:
+        diagnostics["rules"] = spec.rules.names()
     return Ranking(items=ordered[offset:end], has_more=has_more, diagnostics=diagnostics)

@@ -6,7 +6,7 @@ the request's transaction); the history's centroids are one SQL aggregate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from embeddings.vector_codec import halfvec_from_wire, halfvec_send_sql
 from recommender.storefront.selectors.filters import Exclusions, ProductFilters
 from recommender.storefront.selectors.knn import VECTORS
 from recommender.storefront.selectors.ranking import Ranking
+from recommender.storefront.selectors.rules import Rules
 from recommender.storefront.selectors.scoring import Weights
 from recommender.storefront.selectors.spaces import Mode, VectorQuery, vector_queries, vector_ranking
 from recommender.storefront.selectors.starter import starter_set
@@ -38,6 +39,7 @@ class ColdStart:
     diversity: float
     offset: int
     limit: int
+    rules: Rules = field(default_factory=Rules)  # merchandising: boosts and pins (rules.py)
 
 
 @dataclass
@@ -137,6 +139,7 @@ def _recommend(request: ColdStart, encoders: dict[str, ActiveEncoder], history: 
             exclusions=exclusions,
             offset=request.offset,
             limit=request.limit,
+            rules=request.rules,
         )
     ranked_as = VectorQuery(
         mode=Mode.HYBRID,
@@ -145,5 +148,6 @@ def _recommend(request: ColdStart, encoders: dict[str, ActiveEncoder], history: 
         diversity=request.diversity,
         offset=request.offset,
         limit=request.limit,
+        rules=request.rules,
     )
     return vector_ranking(ranked_as, queries=vector_queries(vectors, encoders), exclusions=exclusions)

@@ -30,6 +30,9 @@ class Scored:
     text: float | None = None
     combined: float = 0.0
     match: str | None = None  # text search only: the rule that placed it (combine_lexical)
+    boost: float = 0.0  # what merchandising boosts added to combined (rules.apply_boosts)
+    rules: list[str] = field(default_factory=list)  # the boosts (and "pin") that touched it
+    marks: Sequence[bool] | None = None  # which of the ranking's boosts match it (knn.CandidateRow.marks)
     found_by: list[str] = field(default_factory=list)
     visual_vector: np.ndarray | None = None
     semantic_vector: np.ndarray | None = None
@@ -47,6 +50,7 @@ def merge(rows: Sequence[CandidateRow]) -> list[Scored]:
                 semantic=row.semantic,
                 visual_vector=row.visual_vector,
                 semantic_vector=row.semantic_vector,
+                marks=row.marks,
             )
         if row.tag == "text":
             scored.text = float(row.raw)

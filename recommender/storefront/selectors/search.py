@@ -8,16 +8,18 @@ transaction.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from embeddings.models import Space
 from embeddings.selectors import ActiveEncoder
 from recommender.storefront.selectors.filters import Exclusions, ProductFilters
 from recommender.storefront.selectors.knn import Branch, SpaceQuery
 from recommender.storefront.selectors.ranking import Ranking, RankSpec, rank_page
+from recommender.storefront.selectors.rules import Rules
 from recommender.storefront.selectors.scoring import Weights, combine_lexical
 from recommender.storefront.selectors.spaces import VectorQuery, vector_queries, vector_ranking
 
@@ -81,6 +83,7 @@ class TextSearch:
     filters: ProductFilters
     offset: int
     limit: int
+    rules: Rules = field(default_factory=Rules)  # merchandising: boosts and pins (rules.py)
 
 
 def text_search(search: TextSearch, *, vector: np.ndarray, encoders: dict[str, ActiveEncoder]) -> Ranking:
@@ -94,6 +97,7 @@ def text_search(search: TextSearch, *, vector: np.ndarray, encoders: dict[str, A
         weights=Weights(visual=0.0, semantic=1.0),
         extra=partial(full_text_branch, search.q) if search.text_weight > 0 else None,
         combine=partial(combine_lexical, text_weight=search.text_weight),
+        rules=search.rules,
     )
     ranking = rank_page(spec, offset=search.offset, limit=search.limit)
     ranking.diagnostics["spaces_queried"] = ["semantic", *(["text"] if search.text_weight > 0 else [])]
@@ -105,6 +109,11 @@ def text_search(search: TextSearch, *, vector: np.ndarray, encoders: dict[str, A
 def image_search(query: VectorQuery, *, vectors: dict[str, np.ndarray], encoders: dict[str, ActiveEncoder]) -> Ranking:
     """Products like the photo (`vectors`: encoding.image_query_vectors) in both spaces.
 
-    No ceiling: the photo may well be of a listed product.
+    No ceiling: the photo may well be of a listed product. A photo is compared with the products'
+    photos only: in a space whose vectors blend in the products' words, with their photos' mean.
     """
-    return vector_ranking(query, queries=vector_queries(vectors, encoders))
+    queries = {
+        space: replace(q, photos_only=Space.blends_text(space))
+        for space, q in vector_queries(vectors, encoders).items()
+    }
+    return vector_ranking(query, queries=queries)

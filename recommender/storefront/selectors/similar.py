@@ -26,7 +26,14 @@ def similar_products(*, product_id: int, query: VectorQuery, encoders: dict[str,
     if not encoders:
         # Nothing embedded yet, so no statement will look the product up: say 404 when it is unknown.
         get_object_or_404(Product.objects.only("id"), pk=product_id)
-    exclusions = Exclusions(product_ids=(product_id,), variants_of=product_id, duplicates_of=product_id)
+    exclusions = Exclusions(
+        product_ids=(product_id,),
+        variants_of=product_id,
+        duplicates_of=product_id,
+        # Store-wide rules keeping a category out of "more like this" of another: SQL, so `limit` still come back.
+        category_rules=query.rules.similar_exclusions,
+        category_rules_of=product_id,
+    )
     return vector_ranking(
         query, queries=stored_queries(product_id, encoders), exclusions=exclusions, source_product_id=product_id
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
@@ -16,6 +16,7 @@ from embeddings.selectors import ActiveEncoder
 from recommender.storefront.selectors.filters import Exclusions, ProductFilters
 from recommender.storefront.selectors.knn import SpaceQuery
 from recommender.storefront.selectors.ranking import Ranking, RankSpec, StaleEncoders, rank_page
+from recommender.storefront.selectors.rules import Rules
 from recommender.storefront.selectors.scoring import Weights
 
 T = TypeVar("T")
@@ -68,6 +69,7 @@ class VectorQuery:
     limit: int
     # Visual similarity ceiling: closer products are re-listed copies (only /similar/ sets it).
     max_similarity: float | None = None
+    rules: Rules = field(default_factory=Rules)  # merchandising: boosts and pins (rules.py)
 
 
 def vector_queries(vectors: dict[str, np.ndarray], encoders: dict[str, ActiveEncoder]) -> dict[str, SpaceQuery]:
@@ -104,6 +106,7 @@ def vector_ranking(
         diversity=query.diversity,
         max_similarity=query.max_similarity,
         source_product_id=source_product_id,
+        rules=query.rules,
     )
     ranking = rank_page(spec, offset=query.offset, limit=query.limit)
     ranking.diagnostics["spaces_queried"] = ranking.diagnostics.pop("spaces_with_query", sorted(spaces))

@@ -40,6 +40,7 @@ from recommender.feedback.selectors.popularity import Popular, popular_products
 from recommender.storefront.selectors.filters import Exclusions, ProductFilters, filter_sql
 from recommender.storefront.selectors.knn import VECTORS
 from recommender.storefront.selectors.ranking import Ranking
+from recommender.storefront.selectors.rules import Rules, apply_boosts, place_pins, split_pinned, unplaced
 from recommender.storefront.selectors.scoring import Scored
 
 REPRESENTATIVES_PER_CLUSTER = 30
@@ -218,24 +219,42 @@ def _freshness(created_at: datetime, now: datetime) -> float:
     return FRESHNESS_WEIGHT * math.pow(0.5, age_days / FRESHNESS_HALF_LIFE_DAYS)
 
 
-def _newest(where: str, params: list[Any], exclude: list[int], count: int) -> list[int]:
+def _marks_column(rules: Rules) -> tuple[str, list[Any]]:
+    """The boosts a row `p` matches (rules.Rules.marks_sql), or NULL when there is none."""
+    return rules.marks_sql() or ("NULL::bool[]", [])
+
+
+def _newest(where: str, params: list[Any], exclude: list[int], count: int, rules: Rules) -> list[Scored]:
+    marks, marks_params = _marks_column(rules)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT p.id FROM catalog_product p WHERE {where} AND p.id <> ALL(%s) "
+            f"SELECT p.id, {marks} FROM catalog_product p WHERE {where} AND p.id <> ALL(%s) "
             f"ORDER BY p.created_at DESC, p.id DESC LIMIT %s",
-            [*params, exclude, count],
+            [*marks_params, *params, exclude, count],
         )
-        return [row[0] for row in cursor.fetchall()]
+        return [
+            Scored(product_id=pid, visual=None, semantic=None, marks=marks, found_by=["newest"])
+            for pid, marks in cursor.fetchall()
+        ]
 
 
 def starter_set(
-    *, encoder: ActiveEncoder | None, filters: ProductFilters, exclusions: Exclusions, offset: int, limit: int
+    *,
+    encoder: ActiveEncoder | None,
+    filters: ProductFilters,
+    exclusions: Exclusions,
+    offset: int,
+    limit: int,
+    rules: Rules | None = None,
 ) -> Ranking:
     """Round-robin over the clusters (biggest first), each cluster's best fresh match first.
 
     When filters leave too few representatives, the newest matching products
     fill the list, so `limit` come back whenever `limit` products match.
+    Merchandising boosts add to each product's score within its cluster (and
+    among the newest); pins are placed last (rules.py).
     """
+    rules = rules or Rules()
     computed = starter_clusters(encoder) if encoder is not None else None
     clusters: list[Cluster] = []
     bonus: dict[int, float] = {}
@@ -247,46 +266,70 @@ def starter_set(
     where, params = filter_sql(filters, exclusions)
     wanted = offset + limit + 1  # one more tells whether a next page exists
     candidate_ids = sorted({pid for cluster in clusters for pid, _ in cluster.members})
+    pin_ids = [pin.product_id for pin in rules.pins]
+    marks, marks_params = _marks_column(rules)
     with connection.cursor() as cursor:
+        # The pinned products come along, cluster members or not, when they pass the filters.
         cursor.execute(
-            f"SELECT p.id, p.created_at FROM catalog_product p WHERE p.id = ANY(%s) AND {where}",
-            [candidate_ids, *params],
+            f"SELECT p.id, p.created_at, {marks} FROM catalog_product p WHERE p.id = ANY(%s) AND {where}",
+            [*marks_params, sorted({*candidate_ids, *pin_ids}), *params],
         )
-        allowed = dict(cursor.fetchall())
+        allowed = {pid: (created_at, row_marks) for pid, created_at, row_marks in cursor.fetchall()}
     now = timezone.now()
+    # Each allowed product's boosts (rules.apply_boosts on a zero score: `combined` is the boost alone).
+    boosted = {pid: Scored(product_id=pid, visual=None, semantic=None, marks=m) for pid, (_, m) in allowed.items()}
+    apply_boosts(list(boosted.values()), rules)
+    pinned, _ = split_pinned(list(boosted.values()), rules)
     queues = [
         sorted(
             (
-                (sim + _freshness(allowed[pid], now) + bonus.get(pid, 0.0), sim, pid)
+                (sim + _freshness(allowed[pid][0], now) + bonus.get(pid, 0.0) + boosted[pid].boost, sim, pid)
                 for pid, sim in cluster.members
-                if pid in allowed
+                if pid in allowed and pid not in pinned
             ),
             key=lambda entry: (-entry[0], entry[2]),
         )
         for cluster in clusters
     ]
     chosen: list[Scored] = []
-    seen: set[int] = set()
+    seen: set[int] = set(pinned)
     while len(chosen) < wanted and any(queues):
         for queue in queues:
             while queue and queue[0][2] in seen:
                 queue.pop(0)
             if queue and len(chosen) < wanted:
                 score, sim, pid = queue.pop(0)
-                chosen.append(Scored(product_id=pid, visual=sim, semantic=None, combined=score, found_by=["cluster"]))
+                item = boosted[pid]
+                chosen.append(
+                    Scored(
+                        product_id=pid,
+                        visual=sim,
+                        semantic=None,
+                        combined=score,
+                        boost=item.boost,
+                        rules=item.rules,
+                        found_by=["cluster"],
+                    )
+                )
                 seen.add(pid)
     filled = 0
-    if len(chosen) < wanted:
-        for pid in _newest(where, params, sorted(seen), wanted - len(chosen)):
-            chosen.append(Scored(product_id=pid, visual=None, semantic=None, combined=0.0, found_by=["newest"]))
-            filled += 1
-    diagnostics = {
+    if len(chosen) < wanted - len(pinned):
+        newest = _newest(where, params, sorted(seen), wanted - len(pinned) - len(chosen), rules)
+        apply_boosts(newest, rules)
+        chosen += newest
+        filled = len(newest)
+    chosen = place_pins(chosen[: max(wanted - len(pinned), 0)], pinned, rules)
+    diagnostics: dict[str, Any] = {
         "strategy": "starter_clusters" if clusters else "newest",
         "reason": "no history: representatives of the catalogue's visual clusters, popular, fresh and in stock first",
         "clusters": len(clusters),
         "candidates_examined": len(candidate_ids) + filled,
         "encoders": {encoder.space: encoder.identity} if encoder else {},
     }
+    if rules.boosts or rules.pins:
+        diagnostics["rules"] = rules.names()
+    if rules.pins:
+        diagnostics["pins_unplaced"] = unplaced(rules, chosen)
     return Ranking(
         items=chosen[offset : offset + limit], has_more=len(chosen) > offset + limit, diagnostics=diagnostics
     )

@@ -217,6 +217,10 @@ def test_the_live_statement_reads_the_hnsw_index_of_both_spaces(client: Client, 
     assert body["diagnostics"]["strategy"] == "hnsw"
     [statement] = [q["sql"] for q in captured.captured_queries if "knn_settings" in q["sql"]]
 
+    assert_both_hnsw_indexes_serve(statement)
+
+
+def assert_both_hnsw_indexes_serve(statement: str) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         # 120 rows are cheaper to sort than to search a graph for: ask whether the statement's shape
         # lets the index serve it, as it does at catalogue sizes (test_guarantees: 2,000 rows, no hint).

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from config.api import validated
 from config.parsers import BoundedJSONParser
 from embeddings.selectors import ActiveEncoder
-from recommender.storefront.api.params import RecommendationParams, product_filters
+from recommender.storefront.api.params import RecommendationParams, merchandising_rules, product_filters
 from recommender.storefront.api.responses import ranked_response
 from recommender.storefront.api.serializers import RankedListSerializer
 from recommender.storefront.api.views.base import RESULT_EXAMPLE, ShopperApi, error_responses
@@ -70,6 +70,7 @@ class RecommendationsApi(ShopperApi):
         filter_params.setdefault("in_stock", True)
         filters = product_filters(filter_params, raw_filters if isinstance(raw_filters, dict) else {})
         words = params.get("query") or None
+        rules = merchandising_rules(params)
 
         def rank(encoders: dict[str, ActiveEncoder]) -> Ranking:
             cold_start = ColdStart(
@@ -82,6 +83,7 @@ class RecommendationsApi(ShopperApi):
                 diversity=params["diversity"],
                 offset=params["offset"],
                 limit=params["limit"],
+                rules=rules,
             )
             return recommendations(cold_start, encoders=encoders)
 

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from config.api import validated
 from embeddings.selectors import ActiveEncoder
-from recommender.storefront.api.params import SearchParams, product_filters
+from recommender.storefront.api.params import SearchParams, merchandising_rules, product_filters
 from recommender.storefront.api.responses import ranked_response
 from recommender.storefront.api.serializers import RankedListSerializer
 from recommender.storefront.api.views.base import ATTRIBUTE_PARAMETER, RESULT_EXAMPLE, ShopperApi, error_responses
@@ -24,7 +24,15 @@ SEARCH_EXAMPLE = {
     "results": [
         {
             **result,
-            "scores": {"visual": None, "semantic": 0.31, "text": 2.09, "combined": 2.0164, "match": "every_word"},
+            "scores": {
+                "visual": None,
+                "semantic": 0.31,
+                "text": 2.09,
+                "combined": 2.0164,
+                "match": "every_word",
+                "boost": 0.0,
+                "rules": [],
+            },
         }
         for result in RESULT_EXAMPLE["results"]
     ],
@@ -64,6 +72,7 @@ class SearchApi(ShopperApi):
             filters=filters,
             offset=params["offset"],
             limit=params["limit"],
+            rules=merchandising_rules(params),
         )
 
         def rank(encoders: dict[str, ActiveEncoder]) -> Ranking:

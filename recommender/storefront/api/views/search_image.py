@@ -14,7 +14,7 @@ from config.api import validated
 from config.errors import ApiError
 from config.parsers import BoundedJSONParser
 from embeddings.selectors import ActiveEncoder
-from recommender.storefront.api.params import ImageSearchParams, product_filters
+from recommender.storefront.api.params import ImageSearchParams, merchandising_rules, product_filters
 from recommender.storefront.api.responses import ranked_response
 from recommender.storefront.api.serializers import RankedListSerializer
 from recommender.storefront.api.views.base import ShopperApi, error_responses, ranked_example
@@ -88,6 +88,7 @@ class ImageSearchApi(ShopperApi):
             diversity=params["diversity"],
             offset=params["offset"],
             limit=params["limit"],
+            rules=merchandising_rules(params),
         )
 
         def rank(encoders: dict[str, ActiveEncoder]) -> Ranking:

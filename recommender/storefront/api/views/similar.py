@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import validated
-from recommender.storefront.api.params import SimilarParams, product_filters
+from recommender.storefront.api.params import SimilarParams, merchandising_rules, product_filters
 from recommender.storefront.api.responses import ranked_response
 from recommender.storefront.api.serializers import RankedListSerializer
 from recommender.storefront.api.views.base import ATTRIBUTE_PARAMETER, ShopperApi, error_responses, ranked_example
@@ -46,6 +46,7 @@ class SimilarProductsApi(ShopperApi):
             diversity=params["diversity"],
             offset=params["offset"],
             limit=params["limit"],
+            rules=merchandising_rules(params),
         )
         ranking = serving_encoders_retry(
             lambda encoders: similar_products(product_id=product_id, query=query, encoders=encoders)
