@@ -25,14 +25,22 @@ from catalog.services import (
     product_image_add,
     product_image_delete,
     product_images_request_embedding,
+    product_texts_mark_dirty,
 )
-from catalog.services.products import PRODUCT_FIELDS
+from catalog.services.products import PRODUCT_FIELDS, product_words_changed
 
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin[Category]):
     list_display = ["name", "slug"]
     search_fields = ["name", "slug"]
+
+    def save_model(self, request: HttpRequest, obj: Category, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # The category's name is part of its products' words (their semantic vectors).
+        if change and "name" in form.changed_data:
+            product_texts_mark_dirty(product_ids=list(obj.products.values_list("id", flat=True)))
+
     prepopulated_fields = {"slug": ("name",)}
 
 
@@ -103,6 +111,14 @@ class ProductAdmin(admin.ModelAdmin[Product]):
     search_fields = ["sku", "title", "brand", "product_group"]
     list_select_related = ["category"]
     inlines = [ProductImageInline]
+
+    def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
+        # The form saves the row itself: new words still have to reach the semantic vector. Compared
+        # with the stored row, not form.changed_data (which counts an unchanged "{}" as a change).
+        words_changed = product_words_changed(obj)
+        super().save_model(request, obj, form, change)
+        if words_changed:
+            product_texts_mark_dirty(product_ids=[obj.pk])
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)

@@ -21,9 +21,9 @@ from django.db.models import Exists, OuterRef, QuerySet
 from catalog.models import EmbeddingStatus, ProductImage
 from embeddings.encoders import get_encoder
 from embeddings.encoders.base import Encoder
-from embeddings.models import EncoderState, ImageVector
+from embeddings.models import EncoderState, ImageVector, Space
 from embeddings.neighbours import neighbour_lists_discard, neighbour_lists_rebuild
-from embeddings.pipeline import encode_claimed, read_claimed
+from embeddings.pipeline import Target, encode_claimed, read_claimed
 from embeddings.selectors import ActiveEncoder, configured_encoder_name
 from embeddings.services import (
     image_vectors_write,
@@ -31,7 +31,8 @@ from embeddings.services import (
     space_encoder_activate,
     space_encoder_register,
 )
-from embeddings.vector_indexes import VECTOR_TABLES, ensure_hnsw_index, index_name
+from embeddings.texts import texts_backfill
+from embeddings.vector_indexes import ensure_hnsw_index, index_kinds, kind_index_name
 
 
 @dataclass
@@ -44,6 +45,7 @@ class BackfillReport:
     missing_after: int = 0
     index_rebuilt: bool = False
     lists_rebuilt: bool = False
+    texts: int = 0
 
 
 def images_to_embed(*, space: str, identity: str, only_missing: bool) -> QuerySet[ProductImage]:
@@ -59,8 +61,9 @@ def images_to_embed(*, space: str, identity: str, only_missing: bool) -> QuerySe
 
 def drop_hnsw_indexes(*, space: str, identity: str) -> None:
     with connection.cursor() as cursor:
-        for table in VECTOR_TABLES.values():
-            cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(index_name(table, space, identity))}")
+        for kind in index_kinds(space):
+            name = kind_index_name(kind, space, identity)
+            cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(name)}")
 
 
 def backfill_space(
@@ -82,6 +85,11 @@ def backfill_space(
         # Its lists (of an earlier, interrupted backfill) stop being kept while it has no index:
         # they are rebuilt from every vector before activation.
         neighbour_lists_discard(space=space, encoder=encoder.identity)
+    if Space.blends_text(space) and encoder.supports_text:
+        # The products' words first: each photo batch below then blends them in as it writes, so the
+        # encoder is never activated with vectors that lack them (nor blended with another encoder's).
+        target = Target(space=space, identity=encoder.identity, encoder=encoder)
+        report.texts = texts_backfill(target=target, only_missing=only_missing)
     todo = images_to_embed(space=space, identity=encoder.identity, only_missing=only_missing)
     on_total(todo.count())
     size = batch_size or settings.EMBEDDING_CLAIM_BATCH_SIZE
@@ -96,7 +104,7 @@ def backfill_space(
         report.embedded += embedded
         report.failed.update(failed)
         progress(len(batch))
-    for kind in VECTOR_TABLES:
+    for kind in index_kinds(space):
         ensure_hnsw_index(kind=kind, space=space, encoder=encoder.identity, dim=encoder.dim)
     report.index_rebuilt = bulk
     report.missing_after = images_to_embed(space=space, identity=encoder.identity, only_missing=True).count()

@@ -1,18 +1,23 @@
-"""Writes about vector spaces: registering an encoder for a space, image and product vectors."""
+"""Writes about vector spaces: registering an encoder for a space, image, text and product vectors."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
-from embeddings.models import EncoderState, ImageVector, ProductVector, SpaceEncoder
+from embeddings.encoders.multimodal import blend
+from embeddings.models import EncoderState, ImageVector, ProductTextVector, ProductVector, Space, SpaceEncoder
 from embeddings.neighbours import neighbour_lists_refresh
 from embeddings.selectors import encoders_with_lists
-from embeddings.vector_codec import vector_literal
-from embeddings.vector_indexes import ensure_hnsw_index
+from embeddings.vector_codec import halfvec_from_wire, halfvec_send_sql, vector_literal, vector_literals
+from embeddings.vector_indexes import ensure_hnsw_index, index_kinds
 
 
 def space_encoder_register(*, space: str, identity: str, dim: int) -> SpaceEncoder:
@@ -22,8 +27,8 @@ def space_encoder_register(*, space: str, identity: str, dim: int) -> SpaceEncod
     A later one starts `backfilling`: `embed_backfill --activate` switches the
     space over when every product has a vector, so queries never mix encoders.
     """
-    ensure_hnsw_index(kind="product", space=space, encoder=identity, dim=dim)
-    ensure_hnsw_index(kind="image", space=space, encoder=identity, dim=dim)
+    for kind in index_kinds(space):
+        ensure_hnsw_index(kind=kind, space=space, encoder=identity, dim=dim)
     existing = SpaceEncoder.objects.filter(space=space, encoder=identity).first()
     if existing is not None:
         return existing
@@ -99,56 +104,160 @@ def image_vectors_write(
                 encoder,
                 list(image_ids),
                 list(product_ids),
-                [vector_literal(row) for row in np.asarray(vectors, dtype=np.float32).tolist()],
+                vector_literals(vectors),
                 list(image_versions),
             ],
         )
         return int(cursor.rowcount)
 
 
-def product_vectors_recompute(*, product_ids: Sequence[int]) -> None:
-    """Set each product's vector, per (space, encoder), to the normalised mean of its done photos' vectors.
+def product_vectors_recompute(*, product_ids: Sequence[int], spaces: Sequence[str] | None = None) -> None:
+    """Set each product's vector, per (space, encoder), to the normalised mean of its done photos' vectors,
+    blended with its text vector where the space blends in text (see multimodal_rows).
 
     Products left without a done photo in a (space, encoder) lose that vector.
     The product rows are locked first (FOR NO KEY UPDATE, in id order): two
     workers finishing photos of one product at once would otherwise each
     average without the other's uncommitted photo, and the later commit would
     win with a mean that misses a photo. With the lock the second waits, and
-    under READ COMMITTED its next statement sees the first one's vectors.
+    under READ COMMITTED its next statement sees the first one's vectors. The
+    means and words are read in one statement and written (upsert and delete of
+    vectors left without a done photo) from what it read, in a second one.
     The lock does not block inserts that reference the product (they take KEY
     SHARE). Callers lock image rows before this, never after (one lock order).
+    `spaces` limits the work to those spaces (new words change no visual vector).
     """
     ids = sorted(set(product_ids))
+    chosen = list(spaces) if spaces is not None else list(Space.values)
     if not ids:
         return
-    image_vectors = ImageVector._meta.db_table
-    product_vectors = ProductVector._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT id FROM catalog_product WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [ids])
-        # One statement: the DELETE (vectors with no done photo left) and the upsert
-        # touch disjoint rows and both read the same snapshot of `means`.
         cursor.execute(
             f"""
-            WITH means AS (
+            SELECT m.product_id, m.space, m.encoder, m.n, {halfvec_send_sql("m.mean")},
+                   {halfvec_send_sql("t.embedding")}
+            FROM (
                 SELECT iv.product_id, iv.space, iv.encoder,
                        l2_normalize(avg(iv.embedding::vector))::halfvec AS mean, count(*) AS n
-                FROM {image_vectors} iv JOIN catalog_productimage pi ON pi.id = iv.image_id
-                WHERE iv.product_id = ANY(%s) AND pi.embedding_status = 'done'
+                FROM {ImageVector._meta.db_table} iv JOIN catalog_productimage pi ON pi.id = iv.image_id
+                WHERE iv.product_id = ANY(%s) AND iv.space = ANY(%s) AND pi.embedding_status = 'done'
                 GROUP BY iv.product_id, iv.space, iv.encoder
-            ), gone AS (
-                DELETE FROM {product_vectors} pv WHERE pv.product_id = ANY(%s) AND NOT EXISTS (
-                    SELECT 1 FROM means m
-                    WHERE m.product_id = pv.product_id AND m.space = pv.space AND m.encoder = pv.encoder
-                )
-            )
-            INSERT INTO {product_vectors} (product_id, space, encoder, embedding, image_count, updated_at)
-            SELECT product_id, space, encoder, mean, n, now() FROM means
-            ON CONFLICT (product_id, space, encoder) DO UPDATE
-                SET embedding = EXCLUDED.embedding, image_count = EXCLUDED.image_count,
-                    updated_at = EXCLUDED.updated_at
+            ) m
+            LEFT JOIN {ProductTextVector._meta.db_table} t
+                ON t.product_id = m.product_id AND t.space = m.space AND t.encoder = m.encoder
             """,
-            [ids, ids],
+            [ids, chosen],
         )
+        rows = multimodal_rows(cursor.fetchall(), weight=settings.SEMANTIC_TEXT_WEIGHT)
+        _product_vectors_replace(cursor, ids, chosen, rows)
         # The stored "more like this" lists follow the new vectors in this same transaction.
         for encoder in encoders_with_lists():
-            neighbour_lists_refresh(encoder=encoder, product_ids=ids)
+            if encoder.space in chosen:
+                neighbour_lists_refresh(encoder=encoder, product_ids=ids)
+
+
+@dataclass(frozen=True)
+class ProductVectorRow:
+    product_id: int
+    space: str
+    encoder: str
+    image_count: int
+    embedding: np.ndarray
+    image_embedding: np.ndarray | None  # the photos' mean where `embedding` blends in words; else None
+
+
+def multimodal_rows(rows: Sequence[tuple[Any, ...]], *, weight: float) -> list[ProductVectorRow]:
+    """(product, space, encoder, photo count, mean, text vector or None) -> the vectors to store.
+
+    In a space that blends in text, a product with a text vector of the same
+    encoder gets blend(mean, text, weight) (embeddings.encoders.multimodal), and
+    its photos' mean is kept beside it for search by photo. A product without
+    one (its words not embedded yet, an image-only encoder, weight 0) and every
+    other space store the mean alone, with image_embedding NULL.
+    """
+    out = []
+    for product_id, space, encoder, count, mean_wire, text_wire in rows:
+        mean = halfvec_from_wire(mean_wire)
+        text = halfvec_from_wire(text_wire) if Space.blends_text(space) and weight > 0 else None
+        assert mean is not None
+        if text is None:
+            out.append(ProductVectorRow(product_id, space, encoder, count, mean, None))
+        else:
+            out.append(
+                ProductVectorRow(product_id, space, encoder, count, blend(mean[None], text[None], weight)[0], mean)
+            )
+    return out
+
+
+def _product_vectors_replace(
+    cursor: CursorWrapper, ids: list[int], spaces: list[str], rows: list[ProductVectorRow]
+) -> None:
+    """Upsert `rows` and delete the products' other vectors in `spaces` (no done photo left there): one statement."""
+    table = ProductVector._meta.db_table
+    cursor.execute(
+        f"""
+        WITH new AS (
+            SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[])
+                AS t(product_id, space, encoder, n, embedding, image_embedding)
+        ), gone AS (
+            DELETE FROM {table} pv WHERE pv.product_id = ANY(%s) AND pv.space = ANY(%s) AND NOT EXISTS (
+                SELECT 1 FROM new WHERE new.product_id = pv.product_id AND new.space = pv.space
+                    AND new.encoder = pv.encoder
+            )
+        )
+        INSERT INTO {table} (product_id, space, encoder, embedding, image_embedding, image_count, updated_at)
+        SELECT product_id, space, encoder, embedding::halfvec, image_embedding::halfvec, n, now() FROM new
+        ON CONFLICT (product_id, space, encoder) DO UPDATE
+            SET embedding = EXCLUDED.embedding, image_embedding = EXCLUDED.image_embedding,
+                image_count = EXCLUDED.image_count, updated_at = EXCLUDED.updated_at
+        """,
+        [
+            [row.product_id for row in rows],
+            [row.space for row in rows],
+            [row.encoder for row in rows],
+            [row.image_count for row in rows],
+            [vector_literal(row.embedding) for row in rows],  # of several encoders: not one matrix
+            [None if row.image_embedding is None else vector_literal(row.image_embedding) for row in rows],
+            ids,
+            spaces,
+        ],
+    )
+
+
+def product_text_vectors_write(
+    *, space: str, encoder: str, product_ids: Sequence[int], text_versions: Sequence[int], vectors: np.ndarray
+) -> int:
+    """Upsert one text vector per product for (space, encoder) in a single statement; return rows written.
+
+    A row is only replaced by one computed from the same or a newer text
+    version, so a late, redelivered result never overwrites newer words. The
+    caller recomputes the products' vectors in the same transaction.
+    """
+    if not (len(product_ids) == len(text_versions) == len(vectors)):
+        raise ValueError("product_ids, text_versions and vectors must have the same length")
+    if not product_ids:
+        return 0
+    table = ProductTextVector._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (product_id, space, encoder, embedding, text_version, created_at)
+            SELECT t.product_id, %s, %s, t.embedding::halfvec, t.text_version, now()
+            FROM unnest(%s::bigint[], %s::text[], %s::int[]) AS t(product_id, embedding, text_version)
+            -- The product may be deleted since its words were read (the caller holds the rows' locks now).
+            WHERE EXISTS (SELECT 1 FROM catalog_product p WHERE p.id = t.product_id)
+            ON CONFLICT (product_id, space, encoder) DO UPDATE
+                SET embedding = EXCLUDED.embedding, text_version = EXCLUDED.text_version,
+                    created_at = EXCLUDED.created_at
+                WHERE {table}.text_version <= EXCLUDED.text_version
+            """,
+            [
+                space,
+                encoder,
+                list(product_ids),
+                vector_literals(vectors),
+                list(text_versions),
+            ],
+        )
+        return int(cursor.rowcount)

@@ -20,30 +20,57 @@ from django.conf import settings
 from django.db import transaction
 
 from config.queues import REDELIVERED_AND_RETRIED, TRANSIENT_ERRORS, Queue
-from embeddings import pipeline
+from embeddings import pipeline, texts
 from embeddings.neighbours import RebuildRunning, neighbour_lists_rebuild
 from embeddings.selectors import encoders_with_lists
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    name="embeddings.tasks.embed_images",
-    # Safe to run twice (claims are by state under row locks), so a message whose
-    # worker died is redelivered rather than lost.
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=2,
-    retry_backoff_max=120,
-    retry_jitter=True,
-    max_retries=8,
-    time_limit=600,
-    soft_time_limit=540,
-)
+def _model_task(name: str) -> Any:
+    """A task of the `embeddings` queue that runs a model.
+
+    Safe to run twice (photos are claimed by state under row locks, words by their
+    dirty flag with a version-guarded upsert), so a message whose worker died is
+    redelivered rather than lost, and retried with backoff on TRANSIENT_ERRORS.
+    """
+    return shared_task(
+        name=name,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        autoretry_for=TRANSIENT_ERRORS,
+        retry_backoff=2,
+        retry_backoff_max=120,
+        retry_jitter=True,
+        max_retries=8,
+        time_limit=600,
+        soft_time_limit=540,
+    )
+
+
+@_model_task("embeddings.tasks.embed_images")
 def embed_images(image_ids: list[int]) -> dict[str, object]:
     """Embed these photos (and top the batch up with other pending ones); see embeddings.pipeline."""
     return pipeline.embed_images(image_ids=image_ids).as_dict()
+
+
+@_model_task("embeddings.tasks.embed_product_texts")
+def embed_product_texts(product_ids: list[int]) -> int:
+    """Embed the words of these products (those still dirty) and blend them into their vectors."""
+    return texts.embed_product_texts(product_ids=product_ids)
+
+
+@shared_task(
+    name="embeddings.sweep_dirty_product_texts", queue=Queue.DEFAULT.value, **REDELIVERED_AND_RETRIED, max_retries=3
+)
+def sweep_dirty_product_texts() -> int:
+    """Re-enqueue products whose words stayed dirty longer than EMBEDDING_PENDING_TIMEOUT (lost message,
+    a product created without its service, the rows a migration marked dirty)."""
+    ids = texts.stale_dirty_products_touch(older_than=timedelta(seconds=settings.EMBEDDING_PENDING_TIMEOUT))
+    if ids:
+        logger.warning("re-enqueueing the words of %d products left dirty too long", len(ids))
+        enqueue_text_embedding(ids)
+    return len(ids)
 
 
 @shared_task(
@@ -86,18 +113,27 @@ def enqueue_embedding(image_ids: Sequence[int]) -> None:
     photos stay `pending` and the sweeper re-enqueues them later: an upload
     must not fail because Redis blinked after its row committed.
     """
-    ids = [int(i) for i in image_ids]
-    size = settings.EMBEDDING_CLAIM_BATCH_SIZE
+    _send_on_commit(embed_images, image_ids, settings.EMBEDDING_CLAIM_BATCH_SIZE, "photos")
+
+
+def enqueue_text_embedding(product_ids: Sequence[int]) -> None:
+    """Enqueue the products' words once the current transaction commits (as enqueue_embedding; they stay
+    dirty, for the sweeper, if the broker is down)."""
+    _send_on_commit(embed_product_texts, product_ids, texts.TEXT_BATCH, "the words of products")
+
+
+def _send_on_commit(task: Any, ids: Sequence[int], size: int, what: str) -> None:
+    chosen = [int(i) for i in ids]
 
     def send() -> None:
-        for start in range(0, len(ids), size):
+        for start in range(0, len(chosen), size):
             try:
-                embed_images.delay(ids[start : start + size])
+                task.delay(chosen[start : start + size])
             except TRANSIENT_ERRORS:
-                logger.exception("could not enqueue photos %s; the sweeper will retry", ids[start : start + 3])
+                logger.exception("could not enqueue %s %s; the sweeper will retry", what, chosen[start : start + 3])
                 return
 
-    if ids:
+    if chosen:
         transaction.on_commit(send)
 
 

@@ -20,6 +20,11 @@ def vector_literal(values: Sequence[float] | np.ndarray) -> str:
     return "[" + ",".join(f"{float(value):.6g}" for value in values) + "]"
 
 
+def vector_literals(rows: np.ndarray) -> list[str]:
+    """One literal per row of a matrix (a statement's text[] parameter, cast per row in SQL)."""
+    return [vector_literal(row) for row in np.asarray(rows, dtype=np.float32).tolist()]
+
+
 def halfvec_send_sql(expression: str) -> str:
     """SQL selecting `expression` (a halfvec) in the binary form `halfvec_from_wire` reads."""
     return f"halfvec_send({expression})"

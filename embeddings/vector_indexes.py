@@ -6,6 +6,8 @@ expression index on `(embedding::halfvec(<dim>))` restricted by a WHERE clause
 to one encoder. A query uses the index only when it repeats that exact
 expression and predicate and orders by the opclass's operator (`<=>`, cosine)
 with a LIMIT: `knn_distance_sql` builds that expression so callers cannot drift.
+A space that blends words into its product vectors has one more, on the photos'
+mean (`photo_mean_sql`), for search by photo.
 """
 
 from __future__ import annotations
@@ -14,19 +16,46 @@ import hashlib
 
 from django.db import connection
 
-from embeddings.models import ImageVector, ProductVector
+from embeddings.models import ImageVector, ProductVector, Space
 
 VECTOR_TABLES = {
     "product": ProductVector._meta.db_table,
     "image": ImageVector._meta.db_table,
 }
+# Search by photo in the spaces that blend in text: the photos' mean alone (ProductVector.image_embedding,
+# NULL where `embedding` is that mean already).
+PHOTO_MEAN = "product_photos"
+
+
+def photo_mean_sql(alias: str = "") -> str:
+    """The stored photos' mean of a ProductVector row, as its HNSW index (kind PHOTO_MEAN) is built on it."""
+    prefix = f"{alias}." if alias else ""
+    return f"coalesce({prefix}image_embedding, {prefix}embedding)"
+
+
+# Index kind -> (table, the vector expression indexed).
+INDEXED = {kind: (table, "embedding") for kind, table in VECTOR_TABLES.items()} | {
+    PHOTO_MEAN: (ProductVector._meta.db_table, photo_mean_sql())
+}
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 
 
-def index_name(table: str, space: str, encoder: str) -> str:
-    digest = hashlib.sha1(f"{space}:{encoder}".encode()).hexdigest()[:12]
+def index_kinds(space: str) -> list[str]:
+    """The kinds of HNSW index every encoder of `space` has."""
+    return [*VECTOR_TABLES, *([PHOTO_MEAN] if Space.blends_text(space) else [])]
+
+
+def index_name(table: str, space: str, encoder: str, kind: str | None = None) -> str:
+    """The index's name; `kind` only for an index other than a table's own `embedding` (PHOTO_MEAN)."""
+    key = f"{space}:{encoder}" if kind is None else f"{space}:{encoder}:{kind}"
+    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     return f"{table[:30]}_hnsw_{space[:8]}_{digest}"
+
+
+def kind_index_name(kind: str, space: str, encoder: str) -> str:
+    table, expression = INDEXED[kind]
+    return index_name(table, space, encoder, None if expression == "embedding" else kind)
 
 
 def index_exists(name: str) -> bool:
@@ -44,14 +73,15 @@ def ensure_hnsw_index(*, kind: str, space: str, encoder: str, dim: int, concurre
     """
     if not 1 <= dim <= 4000:
         raise ValueError(f"halfvec HNSW indexes support 1..4000 dimensions, got {dim}")
-    table = VECTOR_TABLES[kind]
-    name = index_name(table, space, encoder)
+    table, expression = INDEXED[kind]
+    name = kind_index_name(kind, space, encoder)
     if index_exists(name):
         return name
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}IF NOT EXISTS {connection.ops.quote_name(name)} "
-            f"ON {connection.ops.quote_name(table)} USING hnsw ((embedding::halfvec({int(dim)})) halfvec_cosine_ops) "
+            f"ON {connection.ops.quote_name(table)} "
+            f"USING hnsw ((({expression})::halfvec({int(dim)})) halfvec_cosine_ops) "
             f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
             f"WHERE space = %s AND encoder = %s",
             [space, encoder],

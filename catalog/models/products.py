@@ -6,6 +6,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
 from django.core.validators import MinValueValidator, ProhibitNullCharactersValidator
 from django.db import models
+from django.utils import timezone
 
 from catalog.validation import validate_attributes
 
@@ -49,6 +50,11 @@ class Product(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The dirty flag of the product's text vectors (embeddings.texts): the words the semantic space blends
+    # in. Bumped and set by the services whenever title, brand, category, attributes or description
+    # change; cleared by the worker once vectors of this version are stored; NULL means clean.
+    text_version = models.PositiveIntegerField(default=1)
+    text_dirty_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -59,6 +65,10 @@ class Product(models.Model):
             GinIndex(
                 SearchVector("title", "description", "brand", config="english"),
                 name="product_search_gin",
+            ),
+            # The sweeper's scan for texts left dirty: only the few dirty rows are in it.
+            models.Index(
+                fields=["text_dirty_at"], name="product_text_dirty", condition=models.Q(text_dirty_at__isnull=False)
             ),
         ]
         constraints = [

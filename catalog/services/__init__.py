@@ -9,7 +9,14 @@ from catalog.services.images import (
     product_image_delete,
     product_images_request_embedding,
 )
-from catalog.services.products import category_get_or_create, product_create, product_delete, product_update
+from catalog.services.products import (
+    category_get_or_create,
+    product_create,
+    product_delete,
+    product_texts_mark_all_dirty,
+    product_texts_mark_dirty,
+    product_update,
+)
 
 __all__ = [
     "ImageAdded",
@@ -20,5 +27,7 @@ __all__ = [
     "product_image_add",
     "product_image_delete",
     "product_images_request_embedding",
+    "product_texts_mark_all_dirty",
+    "product_texts_mark_dirty",
     "product_update",
 ]

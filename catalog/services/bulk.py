@@ -15,7 +15,7 @@ from django.utils import timezone
 from catalog.imaging import InspectedImage
 from catalog.models import EmbeddingStatus, Product, ProductImage
 from catalog.services.files import image_files_delete, image_files_store
-from embeddings.tasks import enqueue_embedding
+from embeddings.tasks import enqueue_embedding, enqueue_text_embedding
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ def products_with_photos_bulk_create(*, listings: Sequence[NewListing]) -> list[
             created = ProductImage.objects.bulk_create(images)
             ids = [image.pk for image in created]
             enqueue_embedding(ids)
+            # Created dirty (the model's default): their words are embedded beside their photos.
+            enqueue_text_embedding([product.pk for product in products])
     except BaseException:
         image_files_delete(written)
         raise

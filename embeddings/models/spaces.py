@@ -7,6 +7,11 @@ class Space(models.TextChoices):
     VISUAL = "visual", "Visual (DINOv2: same look, near-duplicates)"
     SEMANTIC = "semantic", "Semantic (SigLIP: image-text)"
 
+    @classmethod
+    def blends_text(cls, space: str) -> bool:
+        """Whether the space's product vectors blend in the product's own words (its encoder has a text tower)."""
+        return space == cls.SEMANTIC
+
 
 class EncoderState(models.TextChoices):
     # Vectors are being written (new uploads and a backfill); queries don't use them yet.

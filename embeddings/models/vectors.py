@@ -39,15 +39,22 @@ class ImageVector(models.Model):
 
 
 class ProductVector(models.Model):
-    """A product's vector in one space: the normalised mean of its photos' vectors.
+    """A product's vector in one space: the normalised mean of its photos' vectors, in the semantic
+    space blended with its text vector (embeddings.encoders.multimodal, SEMANTIC_TEXT_WEIGHT).
 
-    Storefront queries ("more like this", text search) run k-NN over this table.
+    Storefront queries ("more like this", text search) run k-NN over `embedding`;
+    search by photo in the semantic space runs it over the photos' mean alone
+    (`coalesce(image_embedding, embedding)`, embeddings.vector_indexes.photo_mean_sql),
+    through its own partial HNSW index: a photo is compared with photos only.
     """
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="vectors")
     space = models.CharField(max_length=16, choices=Space.choices)
     encoder = models.CharField(max_length=160)
     embedding = HalfVectorField()
+    # The photos' mean alone, where `embedding` blends in the product's words (Space.blends_text);
+    # NULL where `embedding` is that mean (the visual space, words not embedded yet, weight 0).
+    image_embedding = HalfVectorField(null=True, blank=True)
     image_count = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,3 +70,28 @@ class ProductVector(models.Model):
 
     def __str__(self) -> str:
         return f"{self.space} vector of product {self.product_id} ({self.encoder})"
+
+
+class ProductTextVector(models.Model):
+    """A product's words (embeddings.encoders.multimodal.product_text) through one encoder's text tower.
+
+    Blended into the product's vector, never compared on its own. `text_version`
+    is the Product.text_version it was computed from: an older one never
+    replaces a newer one.
+    """
+
+    # The unique constraint's index (product, space, encoder) serves lookups by product: no second one.
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="text_vectors", db_index=False)
+    space = models.CharField(max_length=16, choices=Space.choices)
+    encoder = models.CharField(max_length=160)
+    embedding = HalfVectorField()
+    text_version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product", "space", "encoder"], name="product_text_vector_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.space} text vector of product {self.product_id} ({self.encoder})"

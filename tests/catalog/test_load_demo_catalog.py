@@ -23,7 +23,7 @@ def test_it_loads_plausible_products_in_ten_categories_with_one_photo_each(
     assert Product.objects.count() == 40
     assert Category.objects.count() == 10
     assert ProductImage.objects.filter(embedding_status="pending").count() == 40
-    assert len(enqueued) == 1, "one chunk, one enqueue (one message per batch of photos)"
+    assert len(enqueued) == 2, "one chunk: one enqueue of its photos, one of its products' words"
     product = Product.objects.order_by("sku").first()
     assert product is not None and product.sku == "FM-00000-0"
     assert product.title.split()[-1] in {

@@ -74,6 +74,8 @@ def test_bad_debug_value_is_one_line(value: str) -> None:
         ("EMBEDDINGS_FORWARD_BATCH_SIZE", "-1"),
         ("EMBEDDINGS_DECODE_WORKERS", "many"),
         ("EMBEDDING_CLAIM_BATCH_SIZE", "0"),
+        ("SEMANTIC_TEXT_WEIGHT", "1.5"),
+        ("SEMANTIC_TEXT_WEIGHT", "nan"),
     ],
 )
 def test_bad_encoder_settings_are_one_line_naming_the_variable(variable: str, value: str) -> None:

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
 from catalog.models import ProductImage
-from embeddings import pipeline
-from embeddings.models import ImageVector, NeighbourRebuild, ProductNeighbours, ProductVector, SpaceEncoder
+from embeddings import pipeline, texts
+from embeddings.encoders.multimodal import blend
+from embeddings.models import (
+    ImageVector,
+    NeighbourRebuild,
+    ProductNeighbours,
+    ProductTextVector,
+    ProductVector,
+    SpaceEncoder,
+)
 from embeddings.selectors import active_encoder
-from embeddings.vector_indexes import VECTOR_TABLES, index_exists, index_name
-from tests.embeddings.test_pipeline import add_photos
+from embeddings.vector_indexes import PHOTO_MEAN, VECTOR_TABLES, index_exists, index_name, kind_index_name
+from tests.embeddings.test_pipeline import add_photos, as_array
 
 # Inside the test's transaction, so the session's real Celery worker (started by other tests)
 # never sees these pending photos and cannot embed them with its own encoders mid-test.
@@ -88,6 +97,35 @@ def test_only_missing_resumes_and_the_index_is_used_by_knn_afterwards(
         )
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert index_name(VECTOR_TABLES["image"], "visual", new_identity) in plan
+
+
+def test_a_new_semantic_encoder_embeds_every_products_words_before_it_is_activated(
+    tiny_encoders: None, settings: Any, capsys: Any
+) -> None:
+    # Given a catalogue whose photos and words are embedded with one semantic encoder
+    settings.EMBEDDINGS_SEMANTIC_ENCODER = "tiny-clip"
+    settings.SEMANTIC_TEXT_WEIGHT = 0.5
+    images = add_photos(2, sku="A") + add_photos(1, sku="B", seed=20)
+    pipeline.embed_images(image_ids=[image.pk for image in images])
+    assert texts.embed_product_texts() == 2
+    old = active_encoder("semantic")
+    assert old is not None and old.name == "tiny-clip"
+
+    # When the space switches to another
+    settings.EMBEDDINGS_SEMANTIC_ENCODER = "tiny-siglip"
+    call_command("embed_backfill", "--space", "semantic", "--activate", "--no-progress")
+
+    # Then every product has the new encoder's words, blended into its new vector, beside the old ones
+    new = active_encoder("semantic")
+    assert new is not None and new.name == "tiny-siglip"
+    words = ProductTextVector.objects.filter(space="semantic")
+    assert sorted(words.values_list("encoder", flat=True)) == sorted([old.identity, new.identity] * 2)
+    for vector in ProductVector.objects.filter(space="semantic", encoder=new.identity):
+        mean = as_array(vector.image_embedding)
+        text = as_array(words.get(product=vector.product, encoder=new.identity).embedding)
+        np.testing.assert_allclose(as_array(vector.embedding), blend(mean[None], text[None], 0.5)[0], atol=3e-3)
+    assert index_exists(kind_index_name(PHOTO_MEAN, "semantic", new.identity))
+    assert "the words of 2 products embedded" in capsys.readouterr().out
 
 
 def test_activate_refuses_while_photos_are_missing_vectors(

@@ -51,6 +51,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{space}: {report.identity} ({report.state}): {report.embedded} photos embedded "
                 f"({rate:.1f}/s), {len(report.failed)} undecodable, {report.missing_after} still missing"
+                + (f"; the words of {report.texts} products embedded" if report.texts else "")
                 + ("; HNSW indexes rebuilt" if report.index_rebuilt else "")
                 + ("; neighbour lists rebuilt before activation" if report.lists_rebuilt else "")
             )
