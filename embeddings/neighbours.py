@@ -24,7 +24,9 @@ step 1 is topped up by the live path until the next rebuild.
 
 In bulk, `neighbours_rebuild` (manage.py, and beat) computes every list from
 the in-process index the duplicate scan uses (embeddings.ann), in batches that
-commit with a cursor, so an interrupted rebuild resumes.
+commit with a cursor, so an interrupted rebuild resumes; `--shards N` fans the
+same work out over the workers (embeddings.neighbour_shards), under the same
+run row and replay.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.fanout.services import fanout_discard, fanout_of
 from embeddings import ann
 from embeddings.models import NeighbourRebuild, ProductNeighbours, ProductVector
 from embeddings.selectors import ActiveEncoder
@@ -51,6 +54,10 @@ REBUILDS = NeighbourRebuild._meta.db_table
 VECTORS = ProductVector._meta.db_table
 # Products per rebuild batch: one ANN search and one upsert of 2,000 lists (~1 s at 1280-d on 2 cores).
 REBUILD_BATCH = 2000
+# The rebuild's IVF probes (a list wants its true top k, more than the duplicate scan's pairs above a floor).
+REBUILD_NPROBE = 16
+# The fanout kind of a rebuild run in shards by the workers (embeddings.neighbour_shards).
+SHARDED_REBUILD = "neighbours"
 # Step 3's reach, in multiples of the list size: how far from an entrant a list that should take it may lie.
 REACH = 3
 
@@ -70,7 +77,7 @@ def _lock(encoder: ActiveEncoder) -> None:
 
 
 @contextmanager
-def _sole_rebuild(encoder: ActiveEncoder) -> Iterator[None]:
+def sole_rebuild(encoder: ActiveEncoder) -> Iterator[None]:
     """Hold a session-level advisory lock for a whole rebuild, across its transactions.
 
     A second rebuild of the same lists (beat firing while a command runs, or the
@@ -263,7 +270,7 @@ def neighbour_lists_rebuild(
     resumed run reads the vectors afresh; the changes since its first start
     were recorded all along.
     """
-    with _sole_rebuild(encoder):
+    with sole_rebuild(encoder):
         return _rebuild(encoder, resume=resume, batch_size=batch_size, on_progress=on_progress)
 
 
@@ -274,28 +281,27 @@ def _rebuild(
         run = NeighbourRebuild.objects.filter(
             space=encoder.space, encoder=encoder.identity, finished_at__isnull=True
         ).first()
+        if run is not None and resume and fanout_of(SHARDED_REBUILD, run.pk) is not None:
+            raise RebuildRunning(
+                f"the {encoder.space} lists of {encoder.identity} are being rebuilt in shards by the workers"
+            )
         if run is not None and not resume:
+            fanout_discard(SHARDED_REBUILD, run.pk)
             run.delete()
             run = None
         if run is None:
             run = NeighbourRebuild.objects.create(space=encoder.space, encoder=encoder.identity)
-    with transaction.atomic():
-        _lock(encoder)
-        ids, vectors = _all_vectors(encoder)
+    ids, vectors = rebuild_vectors(encoder)
     NeighbourRebuild.objects.filter(pk=run.pk).update(total=len(ids))
     first = int(np.searchsorted(ids, run.cursor, side="right"))
     if on_progress is not None:
         on_progress(first, len(ids))
     if first < len(ids):
-        index = ann.build_index(vectors, nprobe=16)
+        index = ann.build_index(vectors, nprobe=REBUILD_NPROBE)
         size = settings.RECOMMENDER_NEIGHBOURS
         for start in range(first, len(ids), batch_size):
             rows = np.arange(start, min(len(ids), start + batch_size), dtype=np.int64)
-            found, similarity = ann.nearest(index, rows, k=size)
-            lists = {
-                int(ids[row]): [(int(ids[n]), float(s)) for n, s in zip(found[i], similarity[i], strict=True) if n >= 0]
-                for i, row in enumerate(rows.tolist())
-            }
+            lists = rebuild_lists(index, ids, rows, size=size)
             # The batch's lists and the cursor commit together: a resumed rebuild never skips a batch.
             with transaction.atomic():
                 _lock(encoder)
@@ -303,23 +309,53 @@ def _rebuild(
                 NeighbourRebuild.objects.filter(pk=run.pk).update(cursor=int(ids[rows[-1]]), done=F("done") + len(rows))
             if on_progress is not None:
                 on_progress(int(rows[-1]) + 1, len(ids))
+    rebuild_finish(encoder, run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def rebuild_vectors(encoder: ActiveEncoder) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors a rebuild computes from, read under the lists' lock (see neighbour_lists_rebuild)."""
+    with transaction.atomic():
+        _lock(encoder)
+        return _all_vectors(encoder)
+
+
+def rebuild_lists(
+    index: ann.AnnIndex, ids: np.ndarray, rows: np.ndarray, *, size: int
+) -> dict[int, list[tuple[int, float]]]:
+    """The lists of the products at `rows` of `ids` (the index's order)."""
+    found, similarity = ann.nearest(index, rows, k=size)
+    return {
+        int(ids[row]): [(int(ids[n]), float(s)) for n, s in zip(found[i], similarity[i], strict=True) if n >= 0]
+        for i, row in enumerate(rows.tolist())
+    }
+
+
+def rebuild_store(encoder: ActiveEncoder, *, run_id: int, lists: dict[int, list[tuple[int, float]]]) -> None:
+    """Write a rebuild's lists (of a shard: run in shards, no cursor moves). Call inside a transaction."""
+    _lock(encoder)
+    _lists_write(encoder, lists)
+    NeighbourRebuild.objects.filter(pk=run_id).update(done=F("done") + len(lists))
+
+
+def rebuild_finish(encoder: ActiveEncoder, *, run_id: int) -> None:
+    """After a rebuild's last list: the changes it missed replayed, older runs and orphaned lists gone."""
     with transaction.atomic():
         _lock(encoder)
         # Finished first, so the replay below records nothing for this run; then the changes it missed.
-        NeighbourRebuild.objects.filter(pk=run.pk).update(finished_at=timezone.now())
-        replay = NeighbourRebuild.objects.values_list("replay_ids", flat=True).get(pk=run.pk)
+        NeighbourRebuild.objects.filter(pk=run_id).update(finished_at=timezone.now())
+        replay = NeighbourRebuild.objects.values_list("replay_ids", flat=True).get(pk=run_id)
         if replay:
             _refresh_locked(encoder, sorted(set(replay)))
         # Only the latest finished run is kept: it is what says "this encoder's lists exist".
-        NeighbourRebuild.objects.filter(space=encoder.space, encoder=encoder.identity).exclude(pk=run.pk).delete()
+        NeighbourRebuild.objects.filter(space=encoder.space, encoder=encoder.identity).exclude(pk=run_id).delete()
         # Lists of products whose vector is gone (deleted since) go too.
         ProductNeighbours.objects.filter(space=encoder.space, encoder=encoder.identity).exclude(
             product_id__in=ProductVector.objects.filter(space=encoder.space, encoder=encoder.identity).values(
                 "product_id"
             )
         ).delete()
-    run.refresh_from_db()
-    return run
 
 
 def neighbour_lists_discard(*, space: str, encoder: str | None = None, keep: str | None = None) -> int:

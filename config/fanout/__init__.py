@@ -1,0 +1,1 @@
+"""Bulk jobs fanned out over Celery: a key range split into shards, each a task, finished once (see services)."""
