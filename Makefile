@@ -37,7 +37,10 @@ browser:
 pytest: install browser
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# mypy (~3 min cold, one core) runs beside pytest, whose real-service tests spend much of their
+# time waiting on workers, servers and the browser: the two together take about as long as pytest.
+test: lint
+	$(MAKE) --no-print-directory -j2 typecheck pytest
 
 # Builds docker/Dockerfile with podman (a debootstrapped base, no registry needed) and runs its containers:
 # web, workers, beat, the one-line errors, a worker killed mid-batch (docker/README.md). Not part of `make test`.

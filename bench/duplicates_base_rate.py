@@ -19,6 +19,7 @@ reported on the other half.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -29,8 +30,9 @@ from bench.db import setup_django
 from bench.duplicates_eval import PRECISION_FLOOR, Pairs, _prf, predict_fast
 
 GRID_BITS = (0, 2, 4)
-GRID_NEAR_BITS = (0, 6, 8, 10, 12)
-FRONTIER = (0.5, 0.7, 0.8)
+GRID_NEAR_BITS = (0, 8, 12)
+GRID_TITLED = (1.0, 0.9, 0.85, 0.8, 0.75, 0.7)
+FRONTIER = (0.4, 0.5, 0.7, 0.8)
 
 
 def main() -> None:
@@ -71,7 +73,8 @@ def current() -> dict[str, float]:
     assert encoder is not None, "no active visual encoder: run python -m bench.quality first"
     t = thresholds_for_encoder(encoder)
     return {"near": t.near, "similar": t.similar, "hashed": t.hashed_similarity,
-            "bits": t.phash_max_distance, "near_bits": t.phash_near_distance}  # fmt: skip
+            "bits": t.phash_max_distance, "near_bits": t.phash_near_distance,
+            "titled": t.titled_similarity}  # fmt: skip
 
 
 def catalogue_pairs() -> tuple[Pairs, int]:
@@ -79,14 +82,24 @@ def catalogue_pairs() -> tuple[Pairs, int]:
     from catalog.models import ProductImage
     from embeddings.models import ImageVector
     from embeddings.selectors import active_encoder
-    from recommender.duplicates.detection import flat_hash
+    from recommender.duplicates.detection import flat_hash, listing_key
 
     encoder = active_encoder("visual")
     assert encoder is not None, "no active visual encoder: run python -m bench.quality first"
     rows = list(
         ProductImage.objects.filter(embedding_status="done")
         .order_by("id")
-        .values_list("id", "product_id", "product__product_group", "product__sku", "sha256", "phash", "phash_turns")
+        .values_list(
+            "id",
+            "product_id",
+            "product__product_group",
+            "product__sku",
+            "sha256",
+            "phash",
+            "phash_turns",
+            "product__title",
+            "product__brand",
+        )
     )
     vectors = dict(
         ImageVector.objects.filter(space="visual", encoder=encoder.identity).values_list("image_id", "embedding")
@@ -120,10 +133,11 @@ def catalogue_pairs() -> tuple[Pairs, int]:
     parity_a, parity_b = original[a] % 2, original[b] % 2
     split = np.where(parity_a == parity_b, parity_a, -1)
     shas = np.array([row[4] for row in rows])
+    listings = np.array([listing_key(row[7], row[8]) for row in rows])
     return Pairs(
         a=a, b=b, similarity=np.einsum("nd,nd->n", matrix[a], matrix[b]), phash_bits=bits, turned_bits=turned,
         flat=flat[a] | flat[b], same_bytes=(shas[a] == shas[b]) & (shas[a] != ""), label=label, split=split,
-        hard=np.zeros(a.size, dtype=bool),
+        hard=np.zeros(a.size, dtype=bool), same_listing=(listings[a] == listings[b]) & (listings[a] != ""),
     ), n  # fmt: skip
 
 
@@ -138,15 +152,18 @@ def _planted_tiers(rows: Sequence[Sequence[Any]]) -> np.ndarray:
     return tiers
 
 
-def _thresholds(near: float, similar: float, hashed: float, bits: int, near_bits: int) -> object:
+def _thresholds(near: float, similar: float, hashed: float, bits: int, near_bits: int, titled: float = 1.0) -> object:
     from recommender.duplicates.thresholds import Thresholds
 
-    return Thresholds(near=near, similar=similar, phash_max_distance=bits,
-                      hashed_similarity=hashed, phash_near_distance=near_bits)  # fmt: skip
+    return Thresholds(near=near, similar=similar, phash_max_distance=bits, hashed_similarity=hashed,
+                      phash_near_distance=near_bits, titled_similarity=titled)  # fmt: skip
 
 
 def evaluate(pairs: Pairs, mask: np.ndarray, chosen: dict[str, float]) -> dict[str, float]:
-    t = _thresholds(chosen["near"], chosen["similar"], chosen["hashed"], int(chosen["bits"]), int(chosen["near_bits"]))
+    t = _thresholds(
+        chosen["near"], chosen["similar"], chosen["hashed"], int(chosen["bits"]), int(chosen["near_bits"]),
+        chosen.get("titled", 1.0),
+    )  # fmt: skip
     predicted = predict_fast(pairs, mask, t)  # type: ignore[arg-type]
     label = pairs.label[mask]
     precision, recall, f1 = _prf(label > 0, predicted > 0)
@@ -174,24 +191,28 @@ def grid(pairs: Pairs, mask: np.ndarray) -> list[tuple[dict[str, float], float, 
     cached = _GRID.get(id(mask))
     if cached is not None:
         return cached
-    reachable = mask & ((pairs.similarity >= 0.75) | (np.minimum(pairs.phash_bits, pairs.turned_bits) <= 12))
+    close = (pairs.similarity >= 0.75) | (np.minimum(pairs.phash_bits, pairs.turned_bits) <= 12)
+    titled = pairs.same_listing if pairs.same_listing is not None else np.zeros_like(close)
+    reachable = mask & (close | (titled & (pairs.similarity >= min(GRID_TITLED))))
     label = pairs.label[reachable]
     positives = int((pairs.label[mask] > 0).sum())
     results = []
     for bits in GRID_BITS:
         for near_bits in GRID_NEAR_BITS:
-            for hashed in [1.0] if not near_bits else np.arange(0.60, 0.96, 0.05):
-                for near in np.arange(0.85, 1.0001, 0.01):
-                    for similar in (near, near - 0.02, near - 0.05):
-                        chosen = {"near": round(float(near), 2), "similar": round(float(similar), 2),
-                                  "hashed": round(float(hashed), 2), "bits": bits, "near_bits": near_bits}  # fmt: skip
-                        predicted = predict_fast(pairs, reachable, _thresholds(**chosen))  # type: ignore[arg-type]
-                        hit = int(((label > 0) & (predicted > 0)).sum())
-                        flagged = int((predicted > 0).sum())
-                        precision = hit / flagged if flagged else 1.0
-                        recall = hit / positives if positives else 1.0
-                        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-                        results.append((chosen, precision, recall, f1))
+            for hashed in [1.0] if not near_bits else (0.75, 0.85, 0.95):
+                for near, similar, titled in itertools.product(
+                    np.arange(0.85, 1.0001, 0.01), (0.0, 0.02, 0.05), GRID_TITLED
+                ):
+                    chosen = {"near": round(float(near), 2), "similar": round(float(near - similar), 2),
+                              "hashed": round(float(hashed), 2), "bits": bits, "near_bits": near_bits,
+                              "titled": titled}  # fmt: skip
+                    predicted = predict_fast(pairs, reachable, _thresholds(**chosen))  # type: ignore[arg-type]
+                    hit = int(((label > 0) & (predicted > 0)).sum())
+                    flagged = int((predicted > 0).sum())
+                    precision = hit / flagged if flagged else 1.0
+                    recall = hit / positives if positives else 1.0
+                    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+                    results.append((chosen, precision, recall, f1))
     _GRID[id(mask)] = results
     return results
 

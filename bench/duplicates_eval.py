@@ -123,6 +123,8 @@ class Pairs:
     label: np.ndarray  # Tier value, 0 for negatives
     split: np.ndarray  # 0 calibration, 1 test (by the originals involved)
     hard: np.ndarray  # negative of two different products of the same Fashion-MNIST category
+    # The two listings share title and brand (detection.listing_key); None: the set has no titles.
+    same_listing: np.ndarray | None = None
 
 
 def build_pairs(items: list[Item], vectors: np.ndarray, photos: list[Photo]) -> Pairs:
@@ -187,6 +189,8 @@ def predict_fast(pairs: Pairs, mask: np.ndarray, t: Thresholds) -> np.ndarray:
         (turned <= t.phash_max_distance) | ((closest <= t.phash_near_distance) & (sim >= t.hashed_similarity))
     )
     near |= sim >= t.near
+    if pairs.same_listing is not None:
+        near |= pairs.same_listing[mask] & (sim >= t.titled_similarity)
     return np.where(exact, 3, np.where(near, 2, np.where(sim >= t.similar, 1, 0)))
 
 

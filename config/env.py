@@ -7,6 +7,7 @@ message, instead of surfacing later as a confusing driver error.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -56,6 +57,8 @@ def env_float(name: str, default: float, *, minimum: float | None = None, maximu
         value = float(raw.strip())
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if math.isnan(value):  # NaN compares false with any bound: it would pass them all
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}")
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
@@ -96,31 +99,32 @@ def env_renamed(new: str, old: str) -> str:
 
 
 def env_thresholds(name: str, defaults: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
-    """Per-encoder duplicate thresholds: `defaults` overridden by `NAME=enc=NEAR/SIMILAR[/HASHED],...`.
+    """Per-encoder duplicate thresholds: `defaults` overridden by `NAME=enc=NEAR/SIMILAR[/HASHED[/TITLED]],...`.
 
-    HASHED, when given, is the visual floor at which a close pHash makes a near-duplicate
-    (recommender.duplicates.thresholds); without it that rule is off for the encoder.
+    HASHED, when given, is the visual floor at which a close pHash makes a near-duplicate, and
+    TITLED the one at which the same title and brand do (recommender.duplicates.thresholds);
+    without them those rules are off for the encoder.
     """
     table = {encoder: dict(values) for encoder, values in defaults.items()}
     for item in env_list(name):
         encoder, sep, values = item.partition("=")
         parts = values.split("/")
         try:
-            if not (sep and encoder.strip() and len(parts) in (2, 3)):
+            if not (sep and encoder.strip() and len(parts) in (2, 3, 4)):
                 raise ValueError
             numbers = [float(part) for part in parts]
         except ValueError:
             raise ImproperlyConfigured(
-                f"{name}: expected ENCODER=NEAR/SIMILAR or ENCODER=NEAR/SIMILAR/HASHED "
+                f"{name}: expected ENCODER=NEAR/SIMILAR or ENCODER=NEAR/SIMILAR/HASHED[/TITLED] "
                 f"(e.g. dinov2-base=0.80/0.65), got {item!r}"
             ) from None
         near, similar = numbers[0], numbers[1]
         if not -1.0 <= similar <= near <= 1.0:
             raise ImproperlyConfigured(f"{name}: {item!r}: need -1 <= SIMILAR <= NEAR <= 1")
         row = {"near": near, "similar": similar}
-        if len(numbers) == 3:
-            if not -1.0 <= numbers[2] <= 1.0:
-                raise ImproperlyConfigured(f"{name}: {item!r}: need -1 <= HASHED <= 1")
-            row["hashed"] = numbers[2]
+        for key, number in zip(("hashed", "titled"), numbers[2:], strict=False):
+            if not -1.0 <= number <= 1.0:
+                raise ImproperlyConfigured(f"{name}: {item!r}: need -1 <= {key.upper()} <= 1")
+            row[key] = number
         table[encoder.strip()] = row
     return table

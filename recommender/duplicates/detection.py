@@ -28,6 +28,7 @@ class Photo:
     sha256: str
     phash: int | None
     phash_turns: tuple[int, ...] = ()  # the pHashes of its other orientations (catalog.imaging.orientation_hashes)
+    listing: str = ""  # its product's title and brand as listing_key spells them ("" when unknown)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ def flat_hash(phash: int) -> bool:
     return any(hamming_distance(phash, flat) <= FLAT_HASH_BITS for flat in flat_hash_values())
 
 
+def listing_key(title: str, brand: str) -> str:
+    """A product's title and brand, case and spacing folded: a re-listing usually keeps both word for word."""
+    return " ".join(f"{title} | {brand}".lower().split()) if title.strip() else ""
+
+
 def turned_distance(a: Photo, b: Photo) -> int | None:
     """The fewest bits between one photo's pHash and one of the other's orientations; None if neither has them.
 
@@ -93,6 +99,7 @@ def compare(a: Photo, b: Photo, *, similarity: float, thresholds: Thresholds) ->
         thresholds=thresholds,
         turned_bits=turned,
         flat=flat,
+        same_listing=bool(a.listing) and a.listing == b.listing,
     )
     if tier is None:
         return None

@@ -10,11 +10,16 @@
    Each batch's pairs and the scan's cursor commit in one transaction, so an
    interrupted scan resumes after the last committed batch, never in between.
 4. Regroup every product that has a pair.
+
+`find_duplicates --shards N` runs steps 1-3 per shard on the workers and step 4
+once at the end (recommender.duplicates.scan_shards), with this module's
+CatalogSearch and scan_regroup: the same search, the same pairs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,18 +29,30 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog.models.images import PHASH_CHUNKS
+from config.fanout.services import fanout_discard, fanout_of
 from embeddings import ann as ann_index
 from embeddings.models import Space
 from embeddings.selectors import ActiveEncoder
 from embeddings.vector_codec import halfvec_from_wire
 from recommender.duplicates import selectors
-from recommender.duplicates.detection import FLAT_HASH_BITS, Photo, compare, flat_hash_values, strongest_per_pair
+from recommender.duplicates.detection import (
+    FLAT_HASH_BITS,
+    PairEvidence,
+    Photo,
+    compare,
+    flat_hash_values,
+    listing_key,
+    strongest_per_pair,
+)
 from recommender.duplicates.models import DuplicatePair, DuplicateScan, ScanStatus
 from recommender.duplicates.services import duplicate_groups_refresh, duplicate_pairs_store
+from recommender.duplicates.thresholds import Thresholds
 
 # One batch: ~0.3 s of index search and one transaction of pair writes on the development machine.
 BATCH_SIZE = 8192
 _SCAN_LOCK_KEY = 0x6475_7073_6361_6E  # "dupscan"
+# The fanout kind of a scan run in shards by the workers (recommender.duplicates.scan_shards).
+SHARDED_SCAN = "duplicates"
 
 
 class ScanError(Exception):
@@ -51,6 +68,7 @@ class CatalogVectors:
     sha256: list[str]
     phash: list[int | None]
     phash_turns: list[tuple[int, ...]]
+    listings: list[str]  # detection.listing_key of each photo's product
     vectors: np.ndarray  # (n, dim) float32 unit rows (what the ANN index re-scores from)
 
     def photo(self, row: int) -> Photo:
@@ -61,6 +79,7 @@ class CatalogVectors:
             sha256=self.sha256[row],
             phash=self.phash[row],
             phash_turns=self.phash_turns[row],
+            listing=self.listings[row],
         )
 
 
@@ -85,18 +104,21 @@ def catalog_vectors_load(encoder: ActiveEncoder) -> CatalogVectors:
     shas: list[str] = []
     hashes: list[int | None] = []
     turns: list[tuple[int, ...]] = []
+    listings: list[str] = []
     vectors = np.empty((count, encoder.dim), dtype=np.float32)
     sql = (
         "COPY (SELECT iv.id, iv.image_id, iv.product_id, halfvec_send(iv.embedding), "
-        "p.product_group, pi.sha256, pi.phash, pi.phash_turns " + _FROM + " ORDER BY iv.id) TO STDOUT (FORMAT BINARY)"
+        "p.product_group, pi.sha256, pi.phash, pi.phash_turns, p.title, p.brand "
+        + _FROM
+        + " ORDER BY iv.id) TO STDOUT (FORMAT BINARY)"
     )
     connection.ensure_connection()
     raw = connection.connection
     assert raw is not None
     row = 0
     with raw.cursor() as cursor, cursor.copy(sql, params) as copy:
-        copy.set_types(["int8", "int8", "int8", "bytea", "text", "text", "int8", "int8[]"])
-        for vid, iid, pid, blob, group, sha, phash, turned in copy.rows():
+        copy.set_types(["int8", "int8", "int8", "bytea", "text", "text", "int8", "int8[]", "text", "text"])
+        for vid, iid, pid, blob, group, sha, phash, turned, title, brand in copy.rows():
             if row >= count:  # rows committed after the COUNT; the next scan sees them
                 break
             vector_ids[row], image_ids[row], product_ids[row] = vid, iid, pid
@@ -105,10 +127,11 @@ def catalog_vectors_load(encoder: ActiveEncoder) -> CatalogVectors:
             shas.append(sha)
             hashes.append(phash)
             turns.append(tuple(turned or ()))
+            listings.append(listing_key(title, brand))
             row += 1
     keep = slice(0, row)
     return CatalogVectors(
-        vector_ids[keep], image_ids[keep], product_ids[keep], groups, shas, hashes, turns, vectors[keep]
+        vector_ids[keep], image_ids[keep], product_ids[keep], groups, shas, hashes, turns, listings, vectors[keep]
     )
 
 
@@ -176,6 +199,52 @@ def flat_hashes(hashes: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class CatalogSearch:
+    """Step 3 for any rows of a loaded catalogue: what the single scan and each shard of a fanned-out one run."""
+
+    catalog: CatalogVectors
+    index: ann_index.AnnIndex
+    hashes: PhashIndex
+    thresholds: Thresholds
+    k: int
+
+    @classmethod
+    def build(cls, catalog: CatalogVectors, *, thresholds: Thresholds, k: int) -> CatalogSearch:
+        return cls(catalog, ann_index.build_index(catalog.vectors), PhashIndex.build(catalog), thresholds, k)
+
+    def evidence(self, rows: np.ndarray) -> dict[tuple[int, int], PairEvidence]:
+        """The strongest evidence per pair of products found by searching the photos `rows`."""
+        catalog, thresholds = self.catalog, self.thresholds
+        # The upload check weighs its k nearest whatever their similarity; the lowest floor any
+        # rule uses is what makes a neighbour worth comparing here.
+        queries, found, similarity = ann_index.similar_pairs(
+            self.index, rows, k=self.k, min_similarity=min(thresholds.similar, thresholds.hashed_similarity)
+        )
+        hashed_q, hashed_n = self.hashes.pairs(
+            catalog, rows, max_bits=min(thresholds.phash_max_distance, selectors.PHASH_LOOKUP_MAX_BITS)
+        )
+        hashed_s = ann_index.exact_similarity(catalog.vectors, hashed_q, hashed_n)
+        queries = np.concatenate([queries, hashed_q])
+        found = np.concatenate([found, hashed_n])
+        similarity = np.concatenate([similarity, hashed_s])
+        return strongest_per_pair(
+            item
+            for q, n, s in zip(queries.tolist(), found.tolist(), similarity.tolist(), strict=True)
+            if (item := compare(catalog.photo(q), catalog.photo(n), similarity=s, thresholds=thresholds))
+        )
+
+
+def scan_regroup(*, scan_id: int, encoder: str) -> None:
+    """Step 4, and the scan marked done. Call inside a transaction."""
+    pairs = DuplicatePair.objects.filter(encoder=encoder)
+    products = set(pairs.values_list("product_low_id", flat=True)) | set(
+        pairs.values_list("product_high_id", flat=True)
+    )
+    duplicate_groups_refresh(product_ids=products)
+    DuplicateScan.objects.filter(pk=scan_id).update(status=ScanStatus.DONE, finished_at=timezone.now())
+
+
 def duplicates_scan(
     *,
     resume: bool = True,
@@ -192,14 +261,20 @@ def duplicates_scan(
     encoder = selectors.visual_encoder()
     if encoder is None:
         raise ScanError("no visual encoder is active yet: embed some photos first")
-    # A session-level advisory lock for the whole run: a second scan started
-    # meanwhile would otherwise resume the same row and write the same batches.
+    with sole_scan():
+        return _scan(encoder, resume=resume, batch_size=batch_size, k=k, on_loaded=on_loaded, on_batch=on_batch)
+
+
+@contextmanager
+def sole_scan() -> Iterator[None]:
+    """A session-level advisory lock, held across transactions: a second scan started meanwhile
+    would otherwise resume the same row and write the same batches (PostgreSQL frees it if we die)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [_SCAN_LOCK_KEY])
         if not cursor.fetchone()[0]:
             raise ScanError("another find_duplicates scan is running")
     try:
-        return _scan(encoder, resume=resume, batch_size=batch_size, k=k, on_loaded=on_loaded, on_batch=on_batch)
+        yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [_SCAN_LOCK_KEY])
@@ -223,27 +298,10 @@ def _scan(
     if on_loaded is not None:
         on_loaded(len(catalog.vector_ids), first)
     if first < len(catalog.vector_ids):
-        index = ann_index.build_index(catalog.vectors)
-        hashes = PhashIndex.build(catalog)
+        searcher = CatalogSearch.build(catalog, thresholds=thresholds, k=neighbours)
         for start in range(first, len(catalog.vector_ids), batch_size):
             rows = np.arange(start, min(len(catalog.vector_ids), start + batch_size), dtype=np.int64)
-            # The upload check weighs its k nearest whatever their similarity; the lowest floor any
-            # rule uses is what makes a neighbour worth comparing here.
-            queries, found, similarity = ann_index.similar_pairs(
-                index, rows, k=neighbours, min_similarity=min(thresholds.similar, thresholds.hashed_similarity)
-            )
-            hashed_q, hashed_n = hashes.pairs(
-                catalog, rows, max_bits=min(thresholds.phash_max_distance, selectors.PHASH_LOOKUP_MAX_BITS)
-            )
-            hashed_s = ann_index.exact_similarity(catalog.vectors, hashed_q, hashed_n)
-            queries = np.concatenate([queries, hashed_q])
-            found = np.concatenate([found, hashed_n])
-            similarity = np.concatenate([similarity, hashed_s])
-            evidence = strongest_per_pair(
-                item
-                for q, n, s in zip(queries.tolist(), found.tolist(), similarity.tolist(), strict=True)
-                if (item := compare(catalog.photo(q), catalog.photo(n), similarity=s, thresholds=thresholds))
-            )
+            evidence = searcher.evidence(rows)
             # The batch's pairs and the cursor move together: a resumed scan never skips or half-writes a batch.
             with transaction.atomic():
                 stored = duplicate_pairs_store(evidence=evidence.values(), encoder=encoder.identity)
@@ -255,12 +313,7 @@ def _scan(
             if on_batch is not None:
                 on_batch(len(rows))
     with transaction.atomic():
-        pairs = DuplicatePair.objects.filter(encoder=encoder.identity)
-        products = set(pairs.values_list("product_low_id", flat=True)) | set(
-            pairs.values_list("product_high_id", flat=True)
-        )
-        duplicate_groups_refresh(product_ids=products)
-        DuplicateScan.objects.filter(pk=scan.pk).update(status=ScanStatus.DONE, finished_at=timezone.now())
+        scan_regroup(scan_id=scan.pk, encoder=encoder.identity)
     scan.refresh_from_db()
     return scan
 
@@ -269,8 +322,14 @@ def _scan_start(encoder: str, *, resume: bool) -> DuplicateScan:
     with transaction.atomic():
         # Lock the running scan's row: two `find_duplicates` started together must not both take it.
         running = DuplicateScan.objects.select_for_update().filter(encoder=encoder, status=ScanStatus.RUNNING).first()
+        if running is not None and resume and fanout_of(SHARDED_SCAN, running.pk) is not None:
+            raise ScanError(
+                f"scan {running.pk} is running in shards on the workers: follow it with find_duplicates --shards, "
+                "or start over with --restart"
+            )
         if running is not None and resume:
             return running
         if running is not None:
+            fanout_discard(SHARDED_SCAN, running.pk)
             running.delete()
         return DuplicateScan.objects.create(encoder=encoder)

@@ -17,7 +17,7 @@ from catalog.models.images import PHASH_CHUNKS
 from embeddings.models import ImageVector, Space
 from embeddings.selectors import ActiveEncoder, active_encoder
 from embeddings.vector_indexes import knn_distance_sql
-from recommender.duplicates.detection import Photo
+from recommender.duplicates.detection import Photo, listing_key
 from recommender.duplicates.models import DuplicateGroup, DuplicateGroupMember
 from recommender.duplicates.thresholds import Thresholds, thresholds_for
 
@@ -59,6 +59,8 @@ def photo_to_check(*, image_id: int, encoder: ActiveEncoder) -> PhotoToCheck | N
             "image__version",
             "product__product_group",
             "product__is_active",
+            "product__title",
+            "product__brand",
         )
         .first()
     )
@@ -71,6 +73,7 @@ def photo_to_check(*, image_id: int, encoder: ActiveEncoder) -> PhotoToCheck | N
         sha256=row.image.sha256,
         phash=row.image.phash,
         phash_turns=tuple(row.image.phash_turns),
+        listing=listing_key(row.product.title, row.product.brand),
     )
     return PhotoToCheck(photo=photo, embedding=_as_list(row.embedding), product_active=row.product.is_active)
 
@@ -81,7 +84,8 @@ def _as_list(embedding: Any) -> list[float]:
 
 
 _NEIGHBOURS_SQL = """
-SELECT nn.image_id, nn.product_id, nn.similarity, pi.sha256, pi.phash, pi.phash_turns, p.product_group
+SELECT nn.image_id, nn.product_id, nn.similarity, pi.sha256, pi.phash, pi.phash_turns, p.product_group,
+       p.title, p.brand
 FROM (
     SELECT iv.image_id, iv.product_id, 1 - {distance} AS similarity
     FROM embeddings_imagevector iv
@@ -113,10 +117,21 @@ def photo_neighbours(*, check: PhotoToCheck, encoder: ActiveEncoder, limit: int)
         cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(EF_SEARCH_FLOOR, limit)])
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return [
-        (Photo(image_id=i, product_id=p, product_group=g, sha256=s, phash=h, phash_turns=tuple(t)), float(sim))
-        for i, p, sim, s, h, t, g in rows
-    ]
+    return [(_photo(i, p, g, s, h, t, title, brand), float(sim)) for i, p, sim, s, h, t, g, title, brand in rows]
+
+
+def _photo(
+    image: int, product: int, group: str, sha: str, phash: int | None, turns: Any, title: str, brand: str
+) -> Photo:
+    return Photo(
+        image_id=image,
+        product_id=product,
+        product_group=group,
+        sha256=sha,
+        phash=phash,
+        phash_turns=tuple(turns or ()),
+        listing=listing_key(title, brand),
+    )
 
 
 def same_bytes_photos(*, photo: Photo, limit: int) -> list[Photo]:
@@ -124,12 +139,18 @@ def same_bytes_photos(*, photo: Photo, limit: int) -> list[Photo]:
     rows = (
         ProductImage.objects.filter(sha256=photo.sha256, product__is_active=True)
         .exclude(product_id=photo.product_id)
-        .values_list("id", "product_id", "product__product_group", "sha256", "phash", "phash_turns")[:limit]
+        .values_list(
+            "id",
+            "product_id",
+            "product__product_group",
+            "sha256",
+            "phash",
+            "phash_turns",
+            "product__title",
+            "product__brand",
+        )[:limit]
     )
-    return [
-        Photo(image_id=i, product_id=p, product_group=g, sha256=s, phash=h, phash_turns=tuple(t))
-        for i, p, g, s, h, t in rows
-    ]
+    return [_photo(*row) for row in rows]
 
 
 # Two hashes at most this many bits apart share a whole chunk (five chunks, pigeonhole).
@@ -147,7 +168,7 @@ def _chunk_sql(shift: int, mask: int) -> str:
 
 
 _PHASH_SQL = """
-SELECT pi.id, pi.product_id, p.product_group, pi.sha256, pi.phash, pi.phash_turns,
+SELECT pi.id, pi.product_id, p.product_group, pi.sha256, pi.phash, pi.phash_turns, p.title, p.brand,
        1 - (iv.embedding::halfvec({dim}) <=> %s::halfvec({dim})) AS similarity
 FROM catalog_productimage pi
 JOIN catalog_product p ON p.id = pi.product_id
@@ -183,11 +204,8 @@ def phash_photos(
         cursor.execute(_PHASH_SQL.format(dim=encoder.dim, chunks=chunks), params)
         rows = cursor.fetchall()
     return [
-        (
-            Photo(image_id=i, product_id=p, product_group=g, sha256=s, phash=h, phash_turns=tuple(t)),
-            0.0 if similarity is None else float(similarity),
-        )
-        for i, p, g, s, h, t, similarity in rows
+        (_photo(i, p, g, s, h, t, title, brand), 0.0 if similarity is None else float(similarity))
+        for i, p, g, s, h, t, title, brand, similarity in rows
     ]
 
 

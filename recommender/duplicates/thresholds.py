@@ -12,7 +12,10 @@ A pair of photos is put in the strongest tier whose test it passes:
   similarity >= `near` (crops, overlays, padding); or a pHash within
   `phash_near_distance` bits (in any orientation) with similarity >=
   `hashed_similarity` (stickers, text and hue shifts move some bits and some
-  similarity, rarely both far);
+  similarity, rarely both far); or the same title and brand with similarity >=
+  `titled_similarity` (a re-listing keeps its words when a crop, a sticker or a
+  new photo moves its pixels; among look-alikes of one category the words are
+  the evidence the pixels are not);
 - similar: cosine similarity >= `similar` (look-alikes worth a glance).
 
 Cosine similarities are not comparable across encoders, so every encoder
@@ -61,12 +64,15 @@ class Thresholds:
     # A pHash within phash_near_distance bits corroborated by this visual similarity: near-duplicate.
     hashed_similarity: float = 1.0
     phash_near_distance: int = 0
+    # The same title and brand corroborated by this visual similarity: near-duplicate (1.0: off).
+    titled_similarity: float = 1.0
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.similar <= self.near <= 1.0:
             raise ValueError(f"need -1 <= similar <= near <= 1, got similar={self.similar} near={self.near}")
-        if not -1.0 <= self.hashed_similarity <= 1.0:
-            raise ValueError(f"hashed_similarity must be -1..1, got {self.hashed_similarity}")
+        for name in ("hashed_similarity", "titled_similarity"):
+            if not -1.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be -1..1, got {getattr(self, name)}")
         for name in ("phash_max_distance", "phash_near_distance"):
             if not 0 <= getattr(self, name) <= 64:
                 raise ValueError(f"{name} must be 0..64, got {getattr(self, name)}")
@@ -80,13 +86,15 @@ def classify(
     thresholds: Thresholds,
     turned_bits: int | None = None,
     flat: bool = False,
+    same_listing: bool = False,
 ) -> Tier | None:
     """The tier of one photo pair, or None when it is not worth flagging.
 
     phash_bits: Hamming distance of the two pHashes as stored; turned_bits: the
     smallest distance between one photo's pHash and the other's turned or
     mirrored (None when neither photo has its orientations); flat: either photo
-    is a flat picture, whose hash says nothing about what it shows.
+    is a flat picture, whose hash says nothing about what it shows; same_listing:
+    the two products have the same title and brand (detection.listing_key).
     """
     if same_bytes:
         return Tier.EXACT
@@ -101,6 +109,8 @@ def classify(
         return Tier.NEAR_DUPLICATE
     closest = min((bits for bits in (None if flat else phash_bits, turned_bits) if bits is not None), default=None)
     if closest is not None and closest <= thresholds.phash_near_distance and similarity >= thresholds.hashed_similarity:
+        return Tier.NEAR_DUPLICATE
+    if same_listing and similarity >= thresholds.titled_similarity:
         return Tier.NEAR_DUPLICATE
     if similarity >= thresholds.similar:
         return Tier.SIMILAR
@@ -118,11 +128,13 @@ def thresholds_for(
     row = table.get(encoder_name)
     if row is None:
         # Unknown encoder: better to miss look-alikes than to flood the queue.
-        row = {key: max(values.get(key, 1.0) for values in table.values()) for key in ("near", "similar", "hashed")}
+        keys = ("near", "similar", "hashed", "titled")
+        row = {key: max(values.get(key, 1.0) for values in table.values()) for key in keys}
     return Thresholds(
         near=row["near"],
         similar=row["similar"],
         phash_max_distance=phash_max_distance,
         hashed_similarity=row.get("hashed", 1.0),
         phash_near_distance=phash_near_distance,
+        titled_similarity=row.get("titled", 1.0),
     )

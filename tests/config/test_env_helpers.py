@@ -5,7 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config import env
 from config.database_url import parse_database_url
-from config.env import env_bool, env_choice, env_int, env_renamed, env_thresholds
+from config.env import env_bool, env_choice, env_float, env_int, env_renamed, env_thresholds
 
 
 def test_env_bool_rejects_a_typo(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,6 +21,14 @@ def test_env_int_rejects_words_and_out_of_range(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("EMBEDDING_CLAIM_BATCH_SIZE", "0")
     with pytest.raises(ImproperlyConfigured, match="EMBEDDING_CLAIM_BATCH_SIZE must be >= 1"):
         env_int("EMBEDDING_CLAIM_BATCH_SIZE", 64, minimum=1)
+
+
+@pytest.mark.parametrize(("raw", "message"), [("heavy", "a number"), ("nan", "a number"), ("-0.1", ">= 0.0")])
+def test_env_float_rejects_words_nan_and_out_of_range(monkeypatch: pytest.MonkeyPatch, raw: str, message: str) -> None:
+    # NaN compares false with every bound: without its own check it would pass them all.
+    monkeypatch.setenv("SEMANTIC_TEXT_WEIGHT", raw)
+    with pytest.raises(ImproperlyConfigured, match=f"SEMANTIC_TEXT_WEIGHT must be {message}"):
+        env_float("SEMANTIC_TEXT_WEIGHT", 0.5, minimum=0.0, maximum=1.0)
 
 
 def test_env_choice_names_the_allowed_values(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,9 +99,10 @@ def test_threshold_overrides_take_an_optional_hashed_floor(monkeypatch: pytest.M
     ("value", "message"),
     [
         (
-            "x=0.8/0.7/0.6/0.5",
-            r"expected ENCODER=NEAR/SIMILAR or ENCODER=NEAR/SIMILAR/HASHED .*'x=0\.8/0\.7/0\.6/0\.5'",
+            "x=0.8/0.7/0.6/0.5/0.4",
+            r"expected ENCODER=NEAR/SIMILAR or ENCODER=NEAR/SIMILAR/HASHED\[/TITLED\] .*'x=0\.8/0\.7/0\.6/0\.5/0\.4'",
         ),
+        ("x=0.8/0.7/0.6/1.5", r"'x=0\.8/0\.7/0\.6/1\.5': need -1 <= TITLED <= 1"),
         ("x=0.8/0.7/", r"expected ENCODER=NEAR/SIMILAR .*'x=0\.8/0\.7/'"),
         ("x=0.8/0.7/high", r"expected ENCODER=NEAR/SIMILAR .*'x=0\.8/0\.7/high'"),
         ("=0.8/0.7", r"expected ENCODER=NEAR/SIMILAR .*'=0\.8/0\.7'"),

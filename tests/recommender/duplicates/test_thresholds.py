@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from recommender.duplicates.detection import listing_key
 from recommender.duplicates.thresholds import Thresholds, Tier, classify, thresholds_for
 
 # The shipped efficientnet-lite0 calibration (config/settings.py, BENCHMARKS.md).
@@ -108,3 +109,17 @@ def test_an_unknown_encoder_gets_the_strictest_floors_of_every_calibrated_one() 
     assert unknown.hashed_similarity == 1.0, "an encoder without HASHED makes the strictest one 'off'"
     both = {**TABLE, "dinov2-base": {**TABLE["dinov2-base"], "hashed": 0.8}}
     assert thresholds_for("sscd-disc", both, phash_max_distance=4).hashed_similarity == 0.8
+
+
+def test_the_same_title_and_brand_make_a_near_duplicate_only_above_the_titled_floor() -> None:
+    t = Thresholds(near=0.95, similar=0.95, phash_max_distance=2, titled_similarity=0.8)
+    given = {"phash_bits": 30, "same_bytes": False, "thresholds": t, "turned_bits": 30}
+    assert classify(similarity=0.85, same_listing=True, **given) == Tier.NEAR_DUPLICATE
+    assert classify(similarity=0.85, same_listing=False, **given) is None, "look-alike words are the evidence"
+    assert classify(similarity=0.7, same_listing=True, **given) is None, "words alone are not a copy"
+
+
+def test_listing_keys_fold_case_and_spacing_and_an_empty_title_matches_nothing() -> None:
+    assert listing_key("Red  Cotton dress", "Northwind") == listing_key("red cotton DRESS ", "northwind")
+    assert listing_key("Red cotton dress", "Northwind") != listing_key("Red cotton dress", "Kestrel")
+    assert listing_key("  ", "Northwind") == ""
