@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from bench.db import setup_django
-from bench.duplicates_eval import PRECISION_FLOOR, Pairs, _prf, predict_fast
+from bench.duplicates_eval import PRECISION_FLOOR, Pairs, _prf, any_duplicate_scores, predict_fast
 
 GRID_BITS = (0, 2, 4)
 GRID_NEAR_BITS = (0, 8, 12)
@@ -43,13 +43,14 @@ def main() -> None:
     setup_django(database=args.database, redis_db=6)
     pairs, n_photos = catalogue_pairs()
     calibration, test = pairs.split == 0, pairs.split == 1
-    chosen, on_calibration = search(pairs, calibration)
+    points = grid(pairs, calibration)  # the grid is scored once; each floor picks from it
+    chosen = search(points)
     report = {
         "photos": n_photos,
         "pairs": int(pairs.label.size),
         "planted": int((pairs.label > 0).sum()),
         "chosen": chosen,
-        "calibration_split": on_calibration,
+        "calibration_split": evaluate(pairs, calibration, chosen),
         "test_split": evaluate(pairs, test, chosen),
         # The thresholds the settings give now, on every pair.
         "current_settings": evaluate(pairs, np.ones(pairs.label.size, dtype=bool), current()),
@@ -57,7 +58,7 @@ def main() -> None:
     # What a looser floor would buy: the same search at lower precision floors.
     frontier: dict[str, object] = {}
     for floor in FRONTIER:
-        looser, _ = search(pairs, calibration, floor)
+        looser = search(points, floor)
         frontier[str(floor)] = {"chosen": looser, "test_split": evaluate(pairs, test, looser)}
     report["frontier"] = frontier
     if args.json:
@@ -171,26 +172,22 @@ def evaluate(pairs: Pairs, mask: np.ndarray, chosen: dict[str, float]) -> dict[s
             "flagged": int((predicted > 0).sum()), "positives": int((label > 0).sum())}  # fmt: skip
 
 
-def search(pairs: Pairs, mask: np.ndarray, floor: float = PRECISION_FLOOR) -> tuple[dict[str, float], dict[str, float]]:
+Point = tuple[dict[str, float], float, float, float]  # thresholds, precision, recall, F1
+
+
+def search(points: list[Point], floor: float = PRECISION_FLOOR) -> dict[str, float]:
     """The best recall at precision >= floor (ties: the higher F1, then the stricter floors)."""
-    best: tuple[tuple[float, ...], dict[str, float]] | None = None
-    for chosen, precision, recall, f1 in grid(pairs, mask):
+
+    def key(point: Point) -> tuple[float, ...]:
+        chosen, precision, recall, f1 = point
         kept = precision >= floor
-        key = (float(kept), recall if kept else 0.0, f1, chosen["near"] + chosen["similar"] + chosen["hashed"])
-        if best is None or key > best[0]:
-            best = (key, chosen)
-    assert best is not None
-    return best[1], evaluate(pairs, mask, best[1])
+        return (float(kept), recall if kept else 0.0, f1, chosen["near"] + chosen["similar"] + chosen["hashed"])
+
+    return max(points, key=key)[0]
 
 
-_GRID: dict[int, list[tuple[dict[str, float], float, float, float]]] = {}
-
-
-def grid(pairs: Pairs, mask: np.ndarray) -> list[tuple[dict[str, float], float, float, float]]:
-    """Precision, recall and F1 of every grid point on `mask`'s pairs (computed once per mask)."""
-    cached = _GRID.get(id(mask))
-    if cached is not None:
-        return cached
+def grid(pairs: Pairs, mask: np.ndarray) -> list[Point]:
+    """Precision, recall and F1 of every grid point on `mask`'s pairs."""
     close = (pairs.similarity >= 0.75) | (np.minimum(pairs.phash_bits, pairs.turned_bits) <= 12)
     titled = pairs.same_listing if pairs.same_listing is not None else np.zeros_like(close)
     reachable = mask & (close | (titled & (pairs.similarity >= min(GRID_TITLED))))
@@ -200,20 +197,15 @@ def grid(pairs: Pairs, mask: np.ndarray) -> list[tuple[dict[str, float], float, 
     for bits in GRID_BITS:
         for near_bits in GRID_NEAR_BITS:
             for hashed in [1.0] if not near_bits else (0.75, 0.85, 0.95):
-                for near, similar, titled in itertools.product(
+                # The similar floor a gap below the near one; 0: no separate similar tier.
+                for near, gap, titled_floor in itertools.product(
                     np.arange(0.85, 1.0001, 0.01), (0.0, 0.02, 0.05), GRID_TITLED
                 ):
-                    chosen = {"near": round(float(near), 2), "similar": round(float(near - similar), 2),
+                    chosen = {"near": round(float(near), 2), "similar": round(float(near - gap), 2),
                               "hashed": round(float(hashed), 2), "bits": bits, "near_bits": near_bits,
-                              "titled": titled}  # fmt: skip
+                              "titled": titled_floor}  # fmt: skip
                     predicted = predict_fast(pairs, reachable, _thresholds(**chosen))  # type: ignore[arg-type]
-                    hit = int(((label > 0) & (predicted > 0)).sum())
-                    flagged = int((predicted > 0).sum())
-                    precision = hit / flagged if flagged else 1.0
-                    recall = hit / positives if positives else 1.0
-                    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-                    results.append((chosen, precision, recall, f1))
-    _GRID[id(mask)] = results
+                    results.append((chosen, *any_duplicate_scores(label, predicted, positives)))
     return results
 
 

@@ -201,6 +201,16 @@ def _prf(truth: np.ndarray, guess: np.ndarray) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
+def any_duplicate_scores(label: np.ndarray, predicted: np.ndarray, positives: int) -> tuple[float, float, float]:
+    """Precision, recall and F1 of "flagged at any tier" on the searched pairs; recall over all `positives`
+    (the pairs a search leaves out as unreachable count as misses)."""
+    hit = int(((label > 0) & (predicted > 0)).sum())
+    flagged = int((predicted > 0).sum())
+    precision = hit / flagged if flagged else 1.0
+    recall = hit / positives if positives else 1.0
+    return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
 def scores(label: np.ndarray, predicted: np.ndarray) -> dict[str, dict[str, float]]:
     def prf(truth: np.ndarray, guess: np.ndarray) -> dict[str, float]:
         p, r, f1 = _prf(truth, guess)
@@ -253,11 +263,7 @@ def calibrate(pairs: Pairs, mask: np.ndarray) -> tuple[Thresholds, dict[str, flo
                         )
                         predicted = predict_fast(pairs, reachable, t)
                         floors = [_prf(label == 3, predicted == 3), _prf(label >= 2, predicted >= 2)]
-                        hit = int(((label > 0) & (predicted > 0)).sum())
-                        flagged = int((predicted > 0).sum())
-                        precision = hit / flagged if flagged else 1.0
-                        recall = hit / positives if positives else 1.0
-                        any_f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+                        precision, recall, any_f1 = any_duplicate_scores(label, predicted, positives)
                         mean_f1 = float(np.mean([f[2] for f in floors] + [any_f1]))
                         kept = precision >= PRECISION_FLOOR
                         key = (float(kept), recall if kept else 0.0, mean_f1, t.near + t.similar + t.hashed_similarity)
