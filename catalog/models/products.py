@@ -53,7 +53,8 @@ class Product(models.Model):
     # The dirty flag of the product's text vectors (embeddings.texts): the words the semantic space blends
     # in. Bumped and set by the services whenever title, brand, category, attributes or description
     # change; cleared by the worker once vectors of this version are stored; NULL means clean.
-    text_version = models.PositiveIntegerField(default=1)
+    # db_default too: rows written by SQL that predates the column (old fixtures, other tools) stay valid.
+    text_version = models.PositiveIntegerField(default=1, db_default=1)
     text_dirty_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
 
     class Meta:

@@ -33,7 +33,7 @@ DUPLICATE_MODELS: tuple[str, ...] = importlib.import_module(
     "recommender.duplicates.migrations.0002_adopt_content_types"
 ).MODELS
 # Apps installed since the one-app layout, whose migrations create tables of their own.
-NEWER_APPS = {"axes", "feedback"}
+NEWER_APPS = {"axes", "feedback", "fanout", "merchandising"}
 LOG_ID = uuid.UUID("5b2f0c1e-2f8e-4c1a-9d1f-5b0e7a1c9e42")
 # The last catalog migration before photos kept their turned pHashes (0006): the upgrade adds them to live rows.
 OLD_CATALOG = "0005_field_validators"
