@@ -113,10 +113,20 @@ def test_an_unknown_encoder_gets_the_strictest_floors_of_every_calibrated_one() 
 
 def test_the_same_title_and_brand_make_a_near_duplicate_only_above_the_titled_floor() -> None:
     t = Thresholds(near=0.95, similar=0.95, phash_max_distance=2, titled_similarity=0.8)
-    given = {"phash_bits": 30, "same_bytes": False, "thresholds": t, "turned_bits": 30}
-    assert classify(similarity=0.85, same_listing=True, **given) == Tier.NEAR_DUPLICATE
-    assert classify(similarity=0.85, same_listing=False, **given) is None, "look-alike words are the evidence"
-    assert classify(similarity=0.7, same_listing=True, **given) is None, "words alone are not a copy"
+
+    def tier(similarity: float, same_listing: bool) -> Tier | None:
+        return classify(
+            similarity=similarity,
+            phash_bits=30,
+            same_bytes=False,
+            thresholds=t,
+            turned_bits=30,
+            same_listing=same_listing,
+        )
+
+    assert tier(0.85, True) == Tier.NEAR_DUPLICATE
+    assert tier(0.85, False) is None, "look-alike words are the evidence"
+    assert tier(0.7, True) is None, "words alone are not a copy"
 
 
 def test_listing_keys_fold_case_and_spacing_and_an_empty_title_matches_nothing() -> None:
