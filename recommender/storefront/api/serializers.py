@@ -10,18 +10,20 @@ class ScoresSerializer(serializers.Serializer):
     semantic = serializers.FloatField(allow_null=True, help_text="Cosine similarity in the semantic space.")
     text = serializers.FloatField(
         allow_null=True,
-        help_text="Search only, for a product whose words match: 2 + rank when every word of the query "
-        "matched its title, description or brand, 1 + rank when some did (rank = ts_rank_cd / (1 + ts_rank_cd)).",
+        help_text="Search only, for a product whose words match: 2 when every word of the query matched its "
+        "title, description or brand, 1 when some did; + 0.5 when they matched as whole words (not only as a "
+        'part of a hyphenated compound, "shirt" in "T-shirt"); + rank / 2 (rank = ts_rank_cd / (1 + ts_rank_cd)).',
     )
     combined = serializers.FloatField(
-        help_text="The score results are ordered by. Search: the match level (2 every word, 1 some words, "
-        "0 semantic only) plus the rank fusion of the semantic and full-text rankings (below 1)."
+        help_text="The score results are ordered by. Search: the match tier (text without its rank part: 2.5, 2, "
+        "1.5, 1, or 0 semantic only) plus the rank fusion of the semantic and full-text rankings (below 0.5)."
     )
     match = serializers.ChoiceField(
-        choices=["every_word", "some_words", "semantic"],
+        choices=["every_word", "every_word_in_compound", "some_words", "some_words_in_compound", "semantic"],
         allow_null=True,
-        help_text="Search only: the rule that placed it: every word matched, some words matched, or "
-        "found by the semantic space alone (placed after every word match). Null elsewhere.",
+        help_text="Search only: the rule that placed it: every word matched (as whole words, or some only inside "
+        "a hyphenated compound), some words matched (likewise), or found by the semantic space alone (placed "
+        "after every word match). Null elsewhere.",
     )
     boost = serializers.FloatField(
         help_text="What merchandising boosts (the request's boost=… and the store-wide rules) added to combined; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -85,25 +86,39 @@ def combine_rrf(items: list[Scored], text_weight: float) -> None:
         item.combined = score
 
 
-# What combine_lexical says placed a result, by the level of its text score (search.EVERY_WORD, SOME_WORDS).
-MATCH_RULES = {2: "every_word", 1: "some_words", 0: "semantic"}
+# What combine_lexical says placed a result, by the tier of its text score (search.py: the level,
+# EVERY_WORD 2 or SOME_WORDS 1, + WHOLE_WORDS 0.5 when the words matched as whole words).
+MATCH_RULES = {
+    2.5: "every_word",
+    2.0: "every_word_in_compound",
+    1.5: "some_words",
+    1.0: "some_words_in_compound",
+    0.0: "semantic",
+}
+
+
+def match_tier(text: float | None) -> float:
+    """The precedence a text score gives: its level and whole-word half (the rank part is below 0.5)."""
+    return math.floor(text * 2) / 2 if text is not None else 0.0
 
 
 def combine_lexical(items: list[Scored], text_weight: float) -> None:
     """Text search: word matches first, then semantic-only ones; rank fusion orders within each.
 
-    combined = the match level (2: every word of the query matched the title,
-    description or brand; 1: some did; 0: found by the semantic space alone)
-    + the reciprocal rank fusion of the two rankings (always below 1), so a
-    shopper typing "dress" sees the dresses before the coats the semantic space
-    thinks are close, and the semantic space still decides among the dresses
-    and fills the list after them. When no word matches, it is the fusion alone.
+    combined = the match tier (2.5: every word of the query matched the title,
+    description or brand as whole words; 2: every word, some only as a part of a
+    hyphenated compound, "shirt" in "T-shirt"; 1.5 and 1: some of the words,
+    likewise; 0: found by the semantic space alone) + the reciprocal rank fusion
+    of the two rankings (always below 0.5), so a shopper typing "dress" sees the
+    dresses before the coats the semantic space thinks are close, and "shirt"
+    the shirts before the T-shirts; the semantic space still decides within a
+    tier and fills the list after them. When no word matches, it is the fusion alone.
     """
     combine_rrf(items, text_weight)
     for item in items:
-        level = int(item.text) if item.text is not None else 0
-        item.match = MATCH_RULES[level]
-        item.combined += level
+        tier = match_tier(item.text)
+        item.match = MATCH_RULES[tier]
+        item.combined += tier
 
 
 def by_score(items: list[Scored]) -> list[Scored]:

@@ -29,37 +29,55 @@ if TYPE_CHECKING:
 # The exact expression of the GIN index product_search_gin (SearchVector("title",
 # "description", "brand", config="english")): PostgreSQL uses an expression index
 # only for a query repeating that expression.
-SEARCH_DOCUMENT = (
-    "to_tsvector('english'::regconfig, COALESCE(p.title, '') || ' ' || COALESCE(p.description, '') "
-    "|| ' ' || COALESCE(p.brand, ''))"
-)
+DOCUMENT_TEXT = "COALESCE(p.title, '') || ' ' || COALESCE(p.description, '') || ' ' || COALESCE(p.brand, '')"
+SEARCH_DOCUMENT = f"to_tsvector('english'::regconfig, {DOCUMENT_TEXT})"
 
 
 # Word matches outrank semantic-only ones (issue 15): a product matching every word of the query
-# gets a text score in [2, 3), one matching only some of them [1, 2): the level plus ts_rank_cd
-# normalised into [0, 1) (flag 32: rank / (rank + 1)). scoring.combine_lexical makes the level
-# the precedence of the rank-fusion score, so no semantic-only neighbour lands among them.
+# gets a text score in [2, 3), one matching only some of them [1, 2): the level, + 0.5 when the
+# words matched as whole words (below), + ts_rank_cd normalised into [0, 0.5) (flag 32: rank /
+# (rank + 1)). scoring.combine_lexical makes the level and the half the precedence of the
+# rank-fusion score, so no semantic-only neighbour lands among them.
 EVERY_WORD, SOME_WORDS = 2, 1
-EVERY_WORD_QUERY = "websearch_to_tsquery('english', %s)"
+EVERY_WORD_QUERY = "websearch_to_tsquery('english', {text})"
 # plainto_tsquery ANDs the quoted lexemes of the words ('red' & 'sneaker'); OR-ed, any one matches.
-SOME_WORDS_QUERY = "(SELECT replace(plainto_tsquery('english', %s)::text, ' & ', ' | ')::tsquery)"
+SOME_WORDS_QUERY = "(SELECT replace(plainto_tsquery('english', {text})::text, ' & ', ' | ')::tsquery)"
+# PostgreSQL's parser indexes a hyphenated compound with its parts ("T-shirt": t-shirt, t, shirt),
+# so "shirt" matches every T-shirt. A match only through such a part ranks after a whole-word one
+# (a shopper typing "shirt" means shirts, and "T-shirt" still finds T-shirts): the compound is
+# joined ("Tshirt") in the document and in the words, and the match tried again. Only ranking
+# uses it, over the matches already bounded below; a document without a hyphen needs no second
+# look when the words have none either (both would be what just matched).
+WHOLE_WORDS = 0.5
+_JOIN_COMPOUNDS = "regexp_replace({text}, '(\\w)-(?=\\w)', '\\1', 'g')"
 # websearch_to_tsquery's operators: a quoted phrase, "or", "-word". With any of them the query
 # means exactly what it says, so only the every-word branch runs (no "some of the words" tier).
 _OPERATORS = re.compile(r'"|(^|\s)-\S|\sor\s', re.IGNORECASE)
 
 
-def _match_sql(query: str, where: str, level: int, *, unless: str | None = None) -> str:
-    """Products whose document matches `query` (and not `unless`), scored level + ts_rank_cd, best first.
+def _whole_words_sql(query: str, words_have_hyphen: bool) -> str:
+    """1 when the words matched m.text as whole words (not only as parts of a hyphenated compound), else 0."""
+    joined_words = query.format(text=_JOIN_COMPOUNDS.format(text="%s"))
+    again = f"(to_tsvector('english'::regconfig, {_JOIN_COMPOUNDS.format(text='m.text')}) @@ {joined_words})::int"
+    return again if words_have_hyphen else f"CASE WHEN strpos(m.text, '-') = 0 THEN 1 ELSE {again} END"
+
+
+def _match_sql(query: str, where: str, level: int, *, words_have_hyphen: bool, unless: str | None = None) -> str:
+    """Products whose document matches `query` (and not `unless`), scored as above, best first.
 
     ts_rank_cd needs the document, which the GIN index does not store, so ranking
     is bounded to the first SEARCH_TEXT_MATCHES matches (each costs a
     to_tsvector): a common word cannot make a query scan the catalogue.
+    Parameters: the words (twice, `unless` once more), `where`'s, the two limits.
     """
-    excluded = f"AND NOT ({SEARCH_DOCUMENT} @@ {unless}) " if unless else ""
+    words = query.format(text="%s")
+    excluded = f"AND NOT ({SEARCH_DOCUMENT} @@ {unless.format(text='%s')}) " if unless else ""
+    whole = _whole_words_sql(query, words_have_hyphen)
     return (
-        f"SELECT m.id AS product_id, {level} + ts_rank_cd(m.document, m.query, 32) AS raw FROM ("
-        f"SELECT p.id, {SEARCH_DOCUMENT} AS document, q.query "
-        f"FROM catalog_product p, {query} AS q(query) "
+        f"SELECT m.id AS product_id, {level} + {WHOLE_WORDS} * {whole} "
+        f"+ {1 - WHOLE_WORDS} * ts_rank_cd(m.document, m.query, 32) AS raw FROM ("
+        f"SELECT p.id, {DOCUMENT_TEXT} AS text, {SEARCH_DOCUMENT} AS document, q.query "
+        f"FROM catalog_product p, {words} AS q(query) "
         f"WHERE {SEARCH_DOCUMENT} @@ q.query {excluded}AND {where} LIMIT %s) m "
         f"ORDER BY raw DESC, product_id LIMIT %s"
     )
@@ -68,11 +86,12 @@ def _match_sql(query: str, where: str, level: int, *, unless: str | None = None)
 def full_text_branch(text: str, where: str, params: list[Any], k: int) -> list[Branch]:
     """Products whose title/description/brand match every word; then, a second branch, some of them."""
     limits = [settings.SEARCH_TEXT_MATCHES, k]
-    every = _match_sql(EVERY_WORD_QUERY, where, EVERY_WORD)
-    branches = [Branch(tag="text", sql=every, params=[text, *params, *limits])]
+    hyphen = "-" in text
+    every = _match_sql(EVERY_WORD_QUERY, where, EVERY_WORD, words_have_hyphen=hyphen)
+    branches = [Branch(tag="text", sql=every, params=[text, text, *params, *limits])]
     if len(text.split()) > 1 and not _OPERATORS.search(text):
-        some = _match_sql(SOME_WORDS_QUERY, where, SOME_WORDS, unless=EVERY_WORD_QUERY)
-        branches.append(Branch(tag="text", sql=some, params=[text, text, *params, *limits]))
+        some = _match_sql(SOME_WORDS_QUERY, where, SOME_WORDS, words_have_hyphen=hyphen, unless=EVERY_WORD_QUERY)
+        branches.append(Branch(tag="text", sql=some, params=[text, text, text, *params, *limits]))
     return branches
 
 

@@ -159,6 +159,34 @@ def test_word_matches_rank_ahead_of_semantic_neighbours_and_say_which_rule_place
     assert body["results"][0]["id"] == dresses[1].id
 
 
+def test_a_word_matched_only_inside_a_hyphenated_compound_ranks_after_a_whole_word_match(
+    client: Client, tiny: tuple[Encoder, Encoder]
+) -> None:
+    # Given T-shirts whose vectors are exactly what "shirt" embeds to, and shirts far from it
+    # (PostgreSQL indexes "T-shirt" with its parts, so the word "shirt" matches all five)
+    _, semantic = tiny
+    shirt_vector, far = semantic.encode_texts(["shirt", "wooden dining chair, oak finish"])
+    tees = [add(f"White cotton T-shirt {i}", semantic=shirt_vector) for i in range(3)]
+    shirts = [add("Navy linen shirt", semantic=far), add("Striped oxford shirt", semantic=far)]
+
+    # When a shopper types "shirt": the shirts first, then the T-shirts, each tier named
+    body = client.get("/api/v1/search/", {"q": "shirt"}).json()
+    found = [r["id"] for r in body["results"]]
+    assert set(found[:2]) == {s.id for s in shirts} and set(found[2:5]) == {t.id for t in tees}
+    assert [r["scores"]["match"] for r in body["results"][:5]] == ["every_word"] * 2 + ["every_word_in_compound"] * 3
+    assert all(2.5 <= r["scores"]["text"] < 3 for r in body["results"][:2])
+    assert all(2 <= r["scores"]["text"] < 2.5 for r in body["results"][2:5])
+
+    # "T-shirt" and "white shirt" still find what they name first
+    body = client.get("/api/v1/search/", {"q": "T-shirt"}).json()
+    assert {r["id"] for r in body["results"][:3]} == {t.id for t in tees}
+    assert {r["scores"]["match"] for r in body["results"][:3]} == {"every_word"}
+    body = client.get("/api/v1/search/", {"q": "navy shirt"}).json()
+    assert body["results"][0]["id"] == shirts[0].id and body["results"][0]["scores"]["match"] == "every_word"
+    assert body["results"][1]["id"] == shirts[1].id and body["results"][1]["scores"]["match"] == "some_words"
+    assert {r["scores"]["match"] for r in body["results"][2:5]} == {"some_words_in_compound"}
+
+
 def test_the_full_text_branch_uses_the_gin_index(client: Client, tiny: tuple[Encoder, Encoder]) -> None:
     # Given a catalogue where one product in 500 mentions knives (so the index is worth using)
     _, semantic = tiny

@@ -84,7 +84,13 @@ function formatScore(value) {
 }
 
 // Text search says which rule placed a result (scores.match); shown as words, not a number.
-const MATCH_LABELS = { every_word: 'matches every word', some_words: 'matches some words', semantic: 'related' };
+const MATCH_LABELS = {
+  every_word: 'matches every word',
+  every_word_in_compound: 'matches every word, some inside a compound',
+  some_words: 'matches some words',
+  some_words_in_compound: 'matches some words, inside a compound',
+  semantic: 'related',
+};
 
 export function scoresSummary(scores) {
   const numbers = SCORE_LABELS.filter(([key]) => scores && typeof scores[key] === 'number')
