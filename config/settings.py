@@ -365,6 +365,11 @@ REST_FRAMEWORK = {
 # candidate pool, which is what keeps offset pagination stable.
 RECOMMENDER_PAGE_WINDOW = env_int("RECOMMENDER_PAGE_WINDOW", 60, minimum=10, maximum=500)
 RECOMMENDER_MAX_DEPTH = env_int("RECOMMENDER_MAX_DEPTH", 480, minimum=100, maximum=5000)
+# "More like this" leaves out products with the source's title and brand (case and spacing folded):
+# a re-listing keeps both even when its photo is edited past what the duplicate detector can pair
+# (bench/quality.py: 15 of 68 such copies were listed with this off). Off for a shop whose titles
+# are generic ("Classic tee" by one brand for fifty designs), where it would hide real alternatives.
+SIMILAR_EXCLUDE_SAME_LISTING = env_bool("SIMILAR_EXCLUDE_SAME_LISTING", True)
 # 100 gave recall@10 0.87 unfiltered at 1M x 768-d (m=16, ef_construction=64); see BENCHMARKS.md.
 RECOMMENDER_EF_SEARCH = env_int("RECOMMENDER_EF_SEARCH", 200, minimum=10, maximum=1000)
 RECOMMENDER_MAX_SCAN_TUPLES = env_int("RECOMMENDER_MAX_SCAN_TUPLES", 50_000, minimum=1000)

@@ -65,6 +65,8 @@ class Exclusions:
     # pairs, applied with the category of product `category_rules_of`, read by the statement itself.
     category_rules: tuple[tuple[int, int], ...] = ()
     category_rules_of: int | None = None
+    # Products with this product's title and brand (a re-listing keeps both; settings.SIMILAR_EXCLUDE_SAME_LISTING).
+    same_listing_of: int | None = None
 
     def applied(self) -> list[str]:
         """What is excluded, by rule (diagnostics)."""
@@ -74,6 +76,7 @@ class Exclusions:
             ("variants", self.variants_of is not None),
             ("duplicate_pairs", self.duplicates_of is not None),
             ("category_rules", bool(self.category_rules) and self.category_rules_of is not None),
+            ("same_title_brand", self.same_listing_of is not None),
         ]
         return [name for name, on in rules if on]
 
@@ -94,6 +97,11 @@ def attribute_sql(name: str, value: str) -> tuple[str, list[Any]]:
     """`p.attributes` holds name = value, either spelling (`@>`, so the GIN index on attributes serves it)."""
     alternatives = [json.dumps({name: candidate}) for candidate in _attribute_candidates(value)]
     return "(" + " OR ".join(["p.attributes @> %s::jsonb"] * len(alternatives)) + ")", alternatives
+
+
+def listing_key_sql(alias: str) -> str:
+    """recommender.duplicates.detection.listing_key in SQL: title | brand, lower case, runs of spaces as one."""
+    return f"btrim(regexp_replace(lower({alias}.title || ' | ' || {alias}.brand), '\\s+', ' ', 'g'))"
 
 
 def filter_sql(filters: ProductFilters, exclusions: Exclusions | None = None) -> tuple[str, list[Any]]:
@@ -155,4 +163,13 @@ def filter_sql(filters: ProductFilters, exclusions: Exclusions | None = None) ->
             )
             sources, excluded = zip(*exclusions.category_rules, strict=True)
             params.extend([list(sources), list(excluded), exclusions.category_rules_of])
+        if exclusions.same_listing_of is not None:
+            # The source's key comes from an InitPlan, run once; a source without a title has none (''),
+            # which no product's key equals. "<>" against one unknown value keeps the planner's estimate
+            # at "nearly every row", as for the variants clause.
+            clauses.append(
+                f"{listing_key_sql('p')} <> COALESCE((SELECT {listing_key_sql('s')} FROM catalog_product s "
+                "WHERE s.id = %s AND btrim(s.title) <> ''), '')"
+            )
+            params.append(exclusions.same_listing_of)
     return " AND ".join(clauses), params

@@ -4,7 +4,10 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
+from pytest_django.fixtures import Settings as SettingsWrapper
 
+from embeddings.neighbours import neighbour_lists_rebuild
+from embeddings.selectors import active_encoders
 from recommender.duplicates.models import DuplicatePair
 from recommender.storefront.models import RecommendationLog
 from tests.recommender.storefront.conftest import SEMANTIC, VISUAL, Catalog, axis, ids, pair_as_duplicates
@@ -91,7 +94,13 @@ def test_it_leaves_out_every_product_the_duplicate_detector_paired_with_the_sour
     # Then it leaves the source's list at once (and the source leaves its list), and diagnostics say why
     response = client.get(url(source.id))
     assert ids(response) == [similar.id, other.id]
-    assert response.json()["diagnostics"]["excluded"] == ["products", "variants", "duplicate_pairs", "max_similarity"]
+    assert response.json()["diagnostics"]["excluded"] == [
+        "products",
+        "variants",
+        "duplicate_pairs",
+        "same_title_brand",
+        "max_similarity",
+    ]
     assert source.id not in ids(client.get(url(relisted.id)))
     # And a merchandiser's "not a duplicate" (which deletes the pair) brings it back
     DuplicatePair.objects.all().delete()
@@ -235,3 +244,35 @@ def test_it_uses_a_bounded_number_of_queries_whatever_the_page_size(
     with django_assert_max_num_queries(22):
         response = client.get(url(source.id), {"limit": "25", "category": "bags", "diversity": "0.3"})
     assert response.json()["count"] == 25
+
+
+def test_it_leaves_out_products_with_the_sources_title_and_brand_unless_the_shop_turns_it_off(
+    client: Client, catalog: Catalog, settings: SettingsWrapper
+) -> None:
+    # Given a re-listing that kept the title and brand (case and spacing changed) but whose photo
+    # was edited far below the ceiling, an unpaired one, and products that share only the title or the brand
+    source = catalog.product(visual=axis(0), semantic=axis(0), title="Red  wool coat", brand="Acme")
+    relisted = catalog.product(
+        visual=axis(0, tilt=0.4, towards=1), semantic=axis(0), title="red wool Coat ", brand="ACME"
+    )
+    same_title = catalog.product(
+        visual=axis(0, tilt=0.6, towards=2), semantic=axis(0), title="Red wool coat", brand="Kite"
+    )
+    same_brand = catalog.product(visual=axis(0, tilt=0.8, towards=3), semantic=axis(0), title="Blue coat", brand="Acme")
+
+    # Then the re-listing never shows, from the live path or the stored lists, and diagnostics name the rule
+    response = client.get(url(source.id))
+    assert ids(response) == [same_title.id, same_brand.id]
+    assert "same_title_brand" in response.json()["diagnostics"]["excluded"]
+    settings.RECOMMENDER_PAGE_WINDOW = 2  # two stored neighbours fill the window: served from the lists
+    for encoder in active_encoders():
+        neighbour_lists_rebuild(encoder=encoder)
+    response = client.get(url(source.id), {"limit": 2})
+    assert response.json()["diagnostics"]["strategy"] == "neighbours"
+    assert ids(response) == [same_title.id, same_brand.id]
+
+    # And a shop whose titles are generic turns it off
+    settings.SIMILAR_EXCLUDE_SAME_LISTING = False
+    response = client.get(url(source.id))
+    assert ids(response) == [relisted.id, same_title.id, same_brand.id]
+    assert "same_title_brand" not in response.json()["diagnostics"]["excluded"]
