@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import time
+
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache as django_cache
 from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.authtoken.models import Token
 
 from config.roles import STOREFRONTS
+from recommender.storefront.api.throttles import counters_client
 from tests.recommender.storefront.conftest import Catalog, axis
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +47,33 @@ def allowed_before_throttled(client: Client, url: str, **headers: str) -> int:
             return made
         assert response.status_code == 200, response.json()
     return 20
+
+
+def test_a_window_counts_only_served_requests_and_retry_after_is_when_it_turns(
+    client: Client, rates: None, similar_url: str
+) -> None:
+    # Given a shopper who used up the window (2/min), not in the window's last seconds
+    if 60 - time.time() % 60 < 3:
+        time.sleep(3)
+    assert [client.get(similar_url).status_code for _ in range(2)] == [200, 200]
+
+    # When they keep asking, every answer is a 429 telling when the window turns (within the minute)
+    waits = [int(client.get(similar_url).headers["Retry-After"]) for _ in range(5)]
+    assert all(1 <= wait <= 60 for wait in waits) and waits == sorted(waits, reverse=True)
+
+    # And the refused requests were not counted: the window's counter still says 2
+    counter = f"throttle_anon_127.0.0.1:{int(time.time() // 60)}"
+    assert int(counters_client(django_settings.CACHE_URL).get(django_cache.make_key(counter)) or 0) == 2
+
+
+def test_a_shopper_is_served_while_the_throttles_redis_is_down(
+    client: Client, rates: None, similar_url: str, settings: SettingsWrapper
+) -> None:
+    # Given counters on a Redis that does not answer (nothing listens on port 1)
+    settings.CACHE_URL = "redis://127.0.0.1:1/0"
+
+    # Then shoppers are served past the rate rather than failed by the store that only guards them
+    assert [client.get(similar_url).status_code for _ in range(3)] == [200, 200, 200]
 
 
 def test_anonymous_shoppers_are_served_then_throttled_with_retry_after(
