@@ -15,6 +15,7 @@ through DRF's test client, so nothing is timed and nothing is mocked):
   category ("red sneakers") and material + category ("wool coat"): a hit is a
   product of that category (and colour / material);
 - more-like-this precision@10 per mode (visual, semantic, hybrid): same category;
+  and hybrid's as the visual share of the blend goes from 0.1 to 0.9 (the default's measurement);
 - re-listed copies in their original's "more like this" (the target is 0);
 - duplicates: recall of the planted re-listings per edit, pair precision;
 - search by a differently edited photo: the original or its copy at rank 1;
@@ -41,6 +42,7 @@ from bench.worker import running_worker, wait_idle
 
 OUT = ROOT / "bench" / "out"
 MODES = ("visual", "semantic", "hybrid")
+HYBRID_SWEEP = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 COLOUR_QUERIES = [
     ("red", "sneakers"), ("black", "dress"), ("navy", "coat"), ("white", "shirt"), ("pink", "bag"),
     ("grey", "trousers"), ("camel", "ankle boots"), ("olive", "pullover"), ("burgundy", "sandals"),
@@ -155,6 +157,10 @@ def evaluate(relistings: list[Relisting], *, sample: int) -> dict[str, Any]:
         "photos_not_done": failed,
         "text_search": _text_search(client, catalogue),
         "more_like_this": {mode: _more_like_this(client, catalogue, sources, mode) for mode in MODES},
+        # The hybrid default's measurement: p@10 as the visual space's share of the blend grows.
+        "hybrid_by_visual_weight": {
+            f"{w:.1f}": _more_like_this(client, catalogue, sources, "hybrid", visual_weight=w) for w in HYBRID_SWEEP
+        },
         "relisted_copies_in_similar": _relisted_in_similar(client, relistings),
         "duplicates": _duplicates(relistings),
         "search_by_photo": _search_by_photo(client, relistings),
@@ -207,10 +213,16 @@ def _text_search(client: Any, catalogue: dict[int, Listing]) -> dict[str, Any]:
     return {**{f"{g}_p10": round(float(np.mean(v)), 3) for g, v in groups.items()}, "per_query": per_query}
 
 
-def _more_like_this(client: Any, catalogue: dict[int, Listing], sources: list[int], mode: str) -> float:
+def _more_like_this(
+    client: Any, catalogue: dict[int, Listing], sources: list[int], mode: str, *, visual_weight: float | None = None
+) -> float:
+    """p@10: results of the source's category. `visual_weight` (hybrid): the blend, else the service's default."""
+    params: dict[str, Any] = {"mode": mode, "limit": 10}
+    if visual_weight is not None:
+        params |= {"visual_weight": f"{visual_weight:.2f}", "semantic_weight": f"{1 - visual_weight:.2f}"}
     scores = []
     for pk in sources:
-        ids = _ids(client.get(f"/api/v1/products/{pk}/similar/", {"mode": mode, "limit": 10}))
+        ids = _ids(client.get(f"/api/v1/products/{pk}/similar/", params))
         scores.append(sum(catalogue[r].category_id == catalogue[pk].category_id for r in ids) / 10)
     return round(float(np.mean(scores)), 3)
 
