@@ -370,6 +370,14 @@ RECOMMENDER_MAX_DEPTH = env_int("RECOMMENDER_MAX_DEPTH", 480, minimum=100, maxim
 # (bench/quality.py: 15 of 68 such copies were listed with this off). Off for a shop whose titles
 # are generic ("Classic tee" by one brand for fifty designs), where it would hide real alternatives.
 SIMILAR_EXCLUDE_SAME_LISTING = env_bool("SIMILAR_EXCLUDE_SAME_LISTING", True)
+# Hybrid "more like this": the visual space's share of the blend when the request names no weights
+# (semantic_weight defaults to the rest). By profile, from bench/quality.py's sweep (BENCHMARKS.md):
+# lite, whose semantic vectors blend in the products' words, peaked at 0.1-0.3 (p@10 0.845, against
+# 0.809 at 0.5 and 0.832 for semantic alone); 0.3 is the plateau's edge nearest the photos. full: no
+# DINOv2 or SigLIP weights are reachable here to measure, so the two spaces weigh the same.
+SIMILAR_VISUAL_WEIGHT = env_float(
+    "SIMILAR_VISUAL_WEIGHT", {"lite": 0.3, "full": 0.5}[EMBEDDINGS_PROFILE], minimum=0.0, maximum=1.0
+)
 # 100 gave recall@10 0.87 unfiltered at 1M x 768-d (m=16, ef_construction=64); see BENCHMARKS.md.
 RECOMMENDER_EF_SEARCH = env_int("RECOMMENDER_EF_SEARCH", 200, minimum=10, maximum=1000)
 RECOMMENDER_MAX_SCAN_TUPLES = env_int("RECOMMENDER_MAX_SCAN_TUPLES", 50_000, minimum=1000)

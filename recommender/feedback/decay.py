@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import Any
 
 from recommender.feedback.models import EventType
 
@@ -29,17 +30,30 @@ def growth_per_hour(half_life_hours: float) -> float:
     return math.log(2.0) / half_life_hours
 
 
+def log_unit(at: datetime, *, half_life_hours: float) -> float:
+    """log_score of one fresh event of weight 1 at `at`: (t - E) ln 2 / H. A score is exp(log_score - this)."""
+    return (at - EPOCH).total_seconds() / 3600.0 * growth_per_hour(half_life_hours)
+
+
 def log_term(*, weight: float, at: datetime, half_life_hours: float) -> float:
     """log_score of one event: ln w + (t - E) ln 2 / H."""
-    return math.log(weight) + (at - EPOCH).total_seconds() / 3600.0 * growth_per_hour(half_life_hours)
+    return math.log(weight) + log_unit(at, half_life_hours=half_life_hours)
 
 
 def current_score(log_score: float, *, now: datetime, half_life_hours: float) -> float:
     """The decayed, weighted event count at `now` (one fresh click is 1.0; it is 0.5 one half-life later)."""
-    exponent = log_score - (now - EPOCH).total_seconds() / 3600.0 * growth_per_hour(half_life_hours)
+    exponent = log_score - log_unit(now, half_life_hours=half_life_hours)
     return math.exp(exponent) if exponent > MIN_EXPONENT else 0.0
+
+
+def current_score_sql(column: str, *, now: datetime, half_life_hours: float) -> tuple[str, list[Any]]:
+    """current_score() as an SQL expression over a log_score `column`, and its parameters (NULL gives 0)."""
+    # The same float8 subtraction as current_score(), and the same clamp: exp() of less would be an error.
+    exponent = f"({column} - %s::float8)"
+    unit = log_unit(now, half_life_hours=half_life_hours)
+    return f"CASE WHEN {exponent} > %s::float8 THEN exp({exponent}) ELSE 0::float8 END", [unit, MIN_EXPONENT, unit]
 
 
 def log_floor(score: float, *, now: datetime, half_life_hours: float) -> float:
     """The log_score below which a row's current score is under `score` (rows under it are pruned)."""
-    return math.log(score) + (now - EPOCH).total_seconds() / 3600.0 * growth_per_hour(half_life_hours)
+    return math.log(score) + log_unit(now, half_life_hours=half_life_hours)

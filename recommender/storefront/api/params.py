@@ -17,6 +17,7 @@ from config.errors import ApiError
 from config.process_cache import ProcessCache
 from recommender.merchandising.targets import CATEGORY, Target, TargetError, parse_boost
 from recommender.storefront.selectors.filters import ProductFilters
+from recommender.storefront.selectors.prior import POPULARITY_PRIOR_HALF_SCORE
 from recommender.storefront.selectors.rules import Boost, Pin, Rules, ranking_rules, target_sql
 from recommender.storefront.selectors.spaces import Mode
 
@@ -153,7 +154,29 @@ def _pins(values: list[str]) -> list[Pin]:
     return pins
 
 
+def _similar_visual_weight() -> float:
+    return float(settings.SIMILAR_VISUAL_WEIGHT)
+
+
+def _similar_semantic_weight() -> float:
+    return 1.0 - float(settings.SIMILAR_VISUAL_WEIGHT)
+
+
 class SimilarParams(FilterParams, PageParams, VectorParams, MerchandisingParams):
+    # The hybrid blend's defaults are the profile's measured ones (settings.SIMILAR_VISUAL_WEIGHT),
+    # read per request so that the setting stays the one source.
+    visual_weight = FiniteFloatField(
+        min_value=0,
+        max_value=1,
+        default=_similar_visual_weight,
+        help_text="Hybrid: the visual space's weight (default SIMILAR_VISUAL_WEIGHT: 0.3 on lite, 0.5 on full).",
+    )
+    semantic_weight = FiniteFloatField(
+        min_value=0,
+        max_value=1,
+        default=_similar_semantic_weight,
+        help_text="Hybrid: the semantic space's weight (default 1 - SIMILAR_VISUAL_WEIGHT).",
+    )
     max_similarity = FiniteFloatField(
         min_value=0,
         max_value=1,
@@ -278,6 +301,17 @@ class RecommendationParams(PageParams, MerchandisingParams):
     query = serializers.CharField(required=False, allow_blank=True, help_text="Optional words, as in /search/.")
     filters = RecommendationFilters(required=False, help_text="in_stock defaults to true here.")
     diversity = FiniteFloatField(min_value=0, max_value=1, default=0.3)
+    popularity_weight = FiniteFloatField(
+        min_value=0,
+        max_value=1,
+        default=0.0,
+        help_text=f"0 (off) to 1: adds popularity_weight * score / (score + {POPULARITY_PRIOR_HALF_SCORE:g}) to each "
+        "result's combined score, "
+        "where score is the product's recent clicks and purchases, decayed (a fresh click 1, a purchase 5; 0 "
+        "without any); scores.popularity shows what it added. It reorders the candidates found by the history "
+        "and the words, it does not add any. Ignored by the starter set (no history, no words), which is "
+        "ranked with popularity already.",
+    )
 
     def validate_query(self, value: str) -> str:
         limit = settings.SEARCH_MAX_QUERY_LENGTH

@@ -43,6 +43,7 @@ def _result(request: Request, summary: ProductSummary, item: Scored) -> dict[str
             "combined": _round(item.combined),
             "match": item.match,
             "boost": _round(item.boost),
+            "popularity": _round(item.popularity),
             "rules": item.rules,
         },
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from recommender.storefront.selectors.prior import POPULARITY_PRIOR_HALF_SCORE
+
 
 class ScoresSerializer(serializers.Serializer):
     visual = serializers.FloatField(allow_null=True, help_text="Cosine similarity in the visual space.")
@@ -28,6 +30,13 @@ class ScoresSerializer(serializers.Serializer):
     boost = serializers.FloatField(
         help_text="What merchandising boosts (the request's boost=… and the store-wide rules) added to combined; "
         "0 when none matched."
+    )
+    popularity = serializers.FloatField(
+        allow_null=True,
+        help_text="/recommendations/ with popularity_weight > 0: what the popularity prior added to combined "
+        f"(popularity_weight * score / (score + {POPULARITY_PRIOR_HALF_SCORE:g}), score its recent clicks and "
+        "purchases, decayed; 0 for a product without any). "
+        "Null when no prior applied.",
     )
     rules = serializers.ListField(
         child=serializers.CharField(),
@@ -84,6 +93,7 @@ class DiagnosticsSerializer(serializers.Serializer):
                 "product_groups",
                 "variants",
                 "duplicate_pairs",
+                "same_title_brand",
                 "max_similarity",
                 "category_rules",
             ]
@@ -91,7 +101,8 @@ class DiagnosticsSerializer(serializers.Serializer):
         required=False,
         help_text="Rules that kept products out: products (the source, or the history given), product_groups "
         "(disliked), variants (the source's product_group), duplicate_pairs (every product the duplicate "
-        "detector paired with the source, open or confirmed), max_similarity (visually above the ceiling), "
+        "detector paired with the source, open or confirmed), same_title_brand (the source's title and brand: "
+        "a re-listing; SIMILAR_EXCLUDE_SAME_LISTING), max_similarity (visually above the ceiling), "
         "category_rules (store-wide rules keeping a category out of this product's category's similar lists).",
     )
     rules = serializers.ListField(
@@ -99,6 +110,9 @@ class DiagnosticsSerializer(serializers.Serializer):
         required=False,
         help_text="Merchandising in effect: the request's boosts and pins (product_id:position) and the store-wide "
         "score rules by name.",
+    )
+    popularity_weight = serializers.FloatField(
+        required=False, help_text="/recommendations/: the popularity prior's weight, when one applied."
     )
     pins_unplaced = serializers.ListField(
         child=serializers.IntegerField(),

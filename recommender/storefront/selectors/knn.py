@@ -102,6 +102,7 @@ class CandidateRow:
     semantic_vector: np.ndarray | None
     origin: str = FROM_INDEX
     marks: list[bool] | None = None  # one per boost of the ranking (rules.Rules.marks_sql)
+    popularity_score: float | None = None  # its popularity now, when the ranking has a prior (prior.py)
 
 
 @dataclass
@@ -177,11 +178,13 @@ def fetch_candidates(
     with_vectors: bool = False,
     source_product_id: int | None = None,
     marks: tuple[str, list[Any]] | None = None,
+    popularity: tuple[str, list[Any]] | None = None,
 ) -> Fetched:
     """Candidates of every branch, each scored exactly in the visual and semantic spaces: one statement.
 
     `marks`: an expression over the candidate's catalog_product row `p` (the merchandising boosts it
-    matches), returned with each candidate; the row is joined only then."""
+    matches), returned with each candidate; the row is joined only then. `popularity`: an expression
+    over the candidate's id `cand.product_id` (its popularity now), returned with each candidate."""
     exact = plan.strategy == Strategy.EXACT
     ctes: list[tuple[str, list[Any]]] = [
         (
@@ -230,6 +233,9 @@ def fetch_candidates(
         score_columns.append(marks[0])
         column_params = marks[1]  # in the select list: after the CTEs' parameters, before the joins'
         joins.append("LEFT JOIN catalog_product p ON p.id = cand.product_id")
+    if popularity is not None:
+        score_columns.append(popularity[0])
+        column_params = [*column_params, *popularity[1]]
     found = "EXISTS (SELECT 1 FROM catalog_product WHERE id = %s)" if source_product_id is not None else "TRUE"
     has_query = ", ".join(f"EXISTS (SELECT 1 FROM {_query_name(space)})" for space in queries) or "NULL"
     meta = (
@@ -254,7 +260,9 @@ def fetch_candidates(
     first = rows[0]
     actives = dict(entry.split(" ", 1) for entry in first[1] or [])
     fetched = Fetched(
-        rows=[_row(row[3:], with_vectors, marks is not None) for row in rows if row[3] is not None],
+        rows=[
+            _row(row[3:], with_vectors, marks is not None, popularity is not None) for row in rows if row[3] is not None
+        ],
         active_encoders=actives,
         has_query=dict(zip(queries, first[2], strict=False)) if queries else {},
         source_found=bool(first[0]),
@@ -265,10 +273,13 @@ def fetch_candidates(
     return fetched
 
 
-def _row(row: tuple[Any, ...], with_vectors: bool, with_marks: bool) -> CandidateRow:
+def _row(row: tuple[Any, ...], with_vectors: bool, with_marks: bool, with_popularity: bool) -> CandidateRow:
     tag, origin, product_id, raw = row[:4]
-    marks = list(row[-1]) if with_marks else None
-    scores = row[4:-1] if with_marks else row[4:]
+    # After the scores, in the select list's order: the marks, then the popularity.
+    end = len(row) - int(with_popularity)
+    popularity = row[end] if with_popularity else None
+    marks = list(row[end - 1]) if with_marks else None
+    scores = row[4 : end - int(with_marks)]
     if with_vectors:
         visual, visual_wire, semantic, semantic_wire = scores
         return CandidateRow(
@@ -281,6 +292,7 @@ def _row(row: tuple[Any, ...], with_vectors: bool, with_marks: bool) -> Candidat
             halfvec_from_wire(semantic_wire),
             origin,
             marks,
+            popularity,
         )
     visual, semantic = scores
-    return CandidateRow(tag, product_id, raw, visual, semantic, None, None, origin, marks)
+    return CandidateRow(tag, product_id, raw, visual, semantic, None, None, origin, marks, popularity)

@@ -15,7 +15,8 @@ candidates that the window cannot be filled, the pool is doubled.
 
 Merchandising (rules.py) keeps both promises: boosts only reorder a window's
 candidates before it is cut, and pins take fixed positions of the first window,
-the same in every window, so later windows still only append.
+the same in every window, so later windows still only append. The popularity
+prior (prior.py) is added with the boosts, and keeps them the same way.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from django.http import Http404
 from recommender.storefront.selectors.filters import Exclusions, ProductFilters, filter_sql
 from recommender.storefront.selectors.knn import FROM_LIST, Branch, Fetched, SpaceQuery, fetch_candidates
 from recommender.storefront.selectors.planning import Plan, Strategy, plan_knn
+from recommender.storefront.selectors.prior import PopularityPrior, apply_popularity
 from recommender.storefront.selectors.rules import Rules, apply_boosts, place_pins, split_pinned, unplaced
 from recommender.storefront.selectors.scoring import Scored, Weights, by_score, combine_weighted, merge, mmr
 
@@ -57,6 +59,8 @@ class RankSpec:
     source_product_id: int | None = None
     # Merchandising: boosts added to combined before ordering, pins placed after (rules.py).
     rules: Rules = field(default_factory=Rules)
+    # /recommendations/: popularity added to combined with the boosts (prior.py); None: off.
+    popularity: PopularityPrior | None = None
 
 
 @dataclass
@@ -125,6 +129,7 @@ def _rank_window(spec: RankSpec, need: int) -> _Window:
             with_vectors=spec.diversity > 0,
             source_product_id=spec.source_product_id,
             marks=spec.rules.marks_sql(),
+            popularity=spec.popularity.score_sql() if spec.popularity is not None else None,
         )
         if not fetched.source_found:
             raise Http404("No such product.")
@@ -159,6 +164,7 @@ def _rank_window(spec: RankSpec, need: int) -> _Window:
     else:
         combine_weighted(items, weights)
     apply_boosts(items, spec.rules)
+    apply_popularity(items, spec.popularity)
     pinned, ranked = split_pinned(items, spec.rules)
     ordered = mmr(by_score(ranked), count=max(need - len(pinned), 0), diversity=spec.diversity, weights=weights)
     ordered = place_pins(ordered, pinned, spec.rules)
@@ -197,4 +203,6 @@ def rank_page(spec: RankSpec, *, offset: int, limit: int) -> Ranking:
     diagnostics["candidates_examined"] = sum(w["candidates_examined"] for w in windows)
     if spec.rules.boosts or spec.rules.pins:
         diagnostics["rules"] = spec.rules.names()
+    if spec.popularity is not None:
+        diagnostics["popularity_weight"] = spec.popularity.weight
     return Ranking(items=ordered[offset:end], has_more=has_more, diagnostics=diagnostics)

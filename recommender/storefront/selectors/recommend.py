@@ -16,6 +16,7 @@ from embeddings.selectors import ActiveEncoder
 from embeddings.vector_codec import halfvec_from_wire, halfvec_send_sql
 from recommender.storefront.selectors.filters import Exclusions, ProductFilters
 from recommender.storefront.selectors.knn import VECTORS
+from recommender.storefront.selectors.prior import popularity_prior
 from recommender.storefront.selectors.ranking import Ranking
 from recommender.storefront.selectors.rules import Rules
 from recommender.storefront.selectors.scoring import Weights
@@ -40,6 +41,9 @@ class ColdStart:
     offset: int
     limit: int
     rules: Rules = field(default_factory=Rules)  # merchandising: boosts and pins (rules.py)
+    # 0..1, 0 off: the popularity prior (prior.py) of a ranking by history or words; the starter
+    # set is ranked with popularity already, and ignores it.
+    popularity_weight: float = 0.0
 
 
 @dataclass
@@ -149,5 +153,6 @@ def _recommend(request: ColdStart, encoders: dict[str, ActiveEncoder], history: 
         offset=request.offset,
         limit=request.limit,
         rules=request.rules,
+        popularity=popularity_prior(request.popularity_weight),
     )
     return vector_ranking(ranked_as, queries=vector_queries(vectors, encoders), exclusions=exclusions)

@@ -34,6 +34,8 @@ class Scored:
     boost: float = 0.0  # what merchandising boosts added to combined (rules.apply_boosts)
     rules: list[str] = field(default_factory=list)  # the boosts (and "pin") that touched it
     marks: Sequence[bool] | None = None  # which of the ranking's boosts match it (knn.CandidateRow.marks)
+    popularity_score: float | None = None  # its popularity now, when the ranking has a prior (prior.py)
+    popularity: float | None = None  # what the popularity prior added to combined; None when it is off
     found_by: list[str] = field(default_factory=list)
     visual_vector: np.ndarray | None = None
     semantic_vector: np.ndarray | None = None
@@ -52,6 +54,7 @@ def merge(rows: Sequence[CandidateRow]) -> list[Scored]:
                 visual_vector=row.visual_vector,
                 semantic_vector=row.semantic_vector,
                 marks=row.marks,
+                popularity_score=row.popularity_score,
             )
         if row.tag == "text":
             scored.text = float(row.raw)

@@ -15,6 +15,7 @@ from embeddings.models import Space
 from embeddings.selectors import ActiveEncoder
 from recommender.storefront.selectors.filters import Exclusions, ProductFilters
 from recommender.storefront.selectors.knn import SpaceQuery
+from recommender.storefront.selectors.prior import PopularityPrior
 from recommender.storefront.selectors.ranking import Ranking, RankSpec, StaleEncoders, rank_page
 from recommender.storefront.selectors.rules import Rules
 from recommender.storefront.selectors.scoring import Weights
@@ -70,6 +71,7 @@ class VectorQuery:
     # Visual similarity ceiling: closer products are re-listed copies (only /similar/ sets it).
     max_similarity: float | None = None
     rules: Rules = field(default_factory=Rules)  # merchandising: boosts and pins (rules.py)
+    popularity: PopularityPrior | None = None  # only /recommendations/ asks for one (prior.py)
 
 
 def vector_queries(vectors: dict[str, np.ndarray], encoders: dict[str, ActiveEncoder]) -> dict[str, SpaceQuery]:
@@ -107,6 +109,7 @@ def vector_ranking(
         max_similarity=query.max_similarity,
         source_product_id=source_product_id,
         rules=query.rules,
+        popularity=query.popularity,
     )
     ranking = rank_page(spec, offset=query.offset, limit=query.limit)
     ranking.diagnostics["spaces_queried"] = ranking.diagnostics.pop("spaces_with_query", sorted(spaces))

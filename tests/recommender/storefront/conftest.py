@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from django.core.cache import cache
 from django.db import connection, transaction
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from catalog.models import Category, Product
 from embeddings.models import ProductVector
@@ -43,6 +44,13 @@ def clean_throttle_counters() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def even_hybrid_blend(settings: SettingsWrapper) -> None:
+    # The tests' brute-force references blend the two spaces evenly; the profile's measured
+    # default (settings.SIMILAR_VISUAL_WEIGHT) has a test of its own (test_similar.py).
+    settings.SIMILAR_VISUAL_WEIGHT = 0.5
 
 
 @pytest.fixture

@@ -276,3 +276,23 @@ def test_it_leaves_out_products_with_the_sources_title_and_brand_unless_the_shop
     response = client.get(url(source.id))
     assert ids(response) == [relisted.id, same_title.id, same_brand.id]
     assert "same_title_brand" not in response.json()["diagnostics"]["excluded"]
+
+
+def test_hybrid_blends_by_the_profiles_measured_weight_unless_the_request_names_one(
+    client: Client, catalog: Catalog, settings: SettingsWrapper
+) -> None:
+    # Given one product close in the visual space only, and one close in the semantic space only
+    source = catalog.product(visual=axis(0), semantic=axis(0))
+    looks_alike = catalog.product(visual=axis(0, tilt=0.3, towards=1), semantic=axis(0, tilt=3.0, towards=1))
+    reads_alike = catalog.product(visual=axis(0, tilt=3.0, towards=2), semantic=axis(0, tilt=0.3, towards=2))
+
+    # When the profile's default leans on the semantic space (lite: 0.3 visual), the semantic neighbour leads
+    settings.SIMILAR_VISUAL_WEIGHT = 0.3
+    response = client.get(url(source.id))
+    assert ids(response) == [reads_alike.id, looks_alike.id]
+    assert response.json()["diagnostics"]["weights"] == {"visual": 0.3, "semantic": 0.7}
+
+    # And a request that names its weights gets them
+    response = client.get(url(source.id), {"visual_weight": "0.8", "semantic_weight": "0.2"})
+    assert ids(response) == [looks_alike.id, reads_alike.id]
+    assert response.json()["diagnostics"]["weights"] == {"visual": 0.8, "semantic": 0.2}

@@ -44,9 +44,10 @@ class RecommendationsApi(ShopperApi):
         description=(
             "From a short history (viewed, liked, disliked product ids) and/or words: the examples' vectors "
             "are averaged per space in SQL and combined (liked 1.0, viewed 0.5, disliked -0.5, words 1.0 in "
-            "the semantic space), then ranked with MMR (diversity, default 0.3). The examples themselves and "
-            "variants of disliked products are left out. With no history at all: a diverse starter set, the "
-            "catalogue's main visual clusters, fresh products first. Filters apply; in_stock defaults to true."
+            "the semantic space), then ranked with MMR (diversity, default 0.3), optionally with a popularity "
+            "prior (popularity_weight). The examples themselves and variants of disliked products are left "
+            "out. With no history at all: a diverse starter set, the catalogue's main visual clusters, fresh "
+            "and popular products first. Filters apply; in_stock defaults to true."
         ),
         request=RecommendationParams,
         responses={200: RankedListSerializer, **error_responses(400, 429, 503)},
@@ -84,6 +85,7 @@ class RecommendationsApi(ShopperApi):
                 offset=params["offset"],
                 limit=params["limit"],
                 rules=rules,
+                popularity_weight=params["popularity_weight"],
             )
             return recommendations(cold_start, encoders=encoders)
 

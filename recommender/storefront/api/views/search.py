@@ -31,6 +31,7 @@ SEARCH_EXAMPLE = {
                 "combined": 2.0164,
                 "match": "every_word",
                 "boost": 0.0,
+                "popularity": None,
                 "rules": [],
             },
         }
