@@ -42,6 +42,9 @@ class Catalogue:
     acme: np.ndarray
     rare: np.ndarray
     ids: np.ndarray  # product ids, row-aligned
+    # The title and brand as one number: products sharing it are left out of each other's
+    # "more like this" (SIMILAR_EXCLUDE_SAME_LISTING), so the exact reference leaves them out too.
+    listing: np.ndarray
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -107,6 +110,7 @@ def generate_and_load(
         in_stock=np.zeros(n, bool),
         acme=np.zeros(n, bool),
         rare=np.zeros(n, bool),
+        listing=np.zeros(n, np.int64),
         ids=np.arange(1, n + 1, dtype=np.int64),
     )
     now = datetime.now(UTC)
@@ -128,6 +132,8 @@ def generate_and_load(
         colour = rng.integers(0, len(COLOURS), size=size)
         adjective = rng.integers(0, len(ADJECTIVES), size=size)
         age = rng.integers(0, 365 * 86400, size=size)
+        title = (adjective * len(COLOURS) + colour) * len(NOUNS) + noun  # the title's words, below
+        catalogue.listing[start:stop] = title * len(BRANDS) + brand
         catalogue.visual[start:stop], catalogue.semantic[start:stop] = visual, semantic
         catalogue.in_stock[start:stop], catalogue.acme[start:stop], catalogue.rare[start:stop] = (
             stock > 0,
