@@ -378,7 +378,8 @@ SIMILAR_EXCLUDE_SAME_LISTING = env_bool("SIMILAR_EXCLUDE_SAME_LISTING", True)
 SIMILAR_VISUAL_WEIGHT = env_float(
     "SIMILAR_VISUAL_WEIGHT", {"lite": 0.3, "full": 0.5}[EMBEDDINGS_PROFILE], minimum=0.0, maximum=1.0
 )
-# 100 gave recall@10 0.87 unfiltered at 1M x 768-d (m=16, ef_construction=64); see BENCHMARKS.md.
+# 100 gave recall@10 0.87 unfiltered at 1M x 768-d (m=16, ef_construction=64); 200 with the
+# indexes' ef_construction 128 gives 0.997 (embeddings/vector_indexes.py); see BENCHMARKS.md.
 RECOMMENDER_EF_SEARCH = env_int("RECOMMENDER_EF_SEARCH", 200, minimum=10, maximum=1000)
 RECOMMENDER_MAX_SCAN_TUPLES = env_int("RECOMMENDER_MAX_SCAN_TUPLES", 50_000, minimum=1000)
 # Filters estimated to match at most this many rows (or sqrt(4 * k * catalogue rows), if more)
