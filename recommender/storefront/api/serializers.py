@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from recommender.storefront.selectors.prior import POPULARITY_PRIOR_HALF_SCORE
+from recommender.storefront.selectors.scoring import MATCH_RULES
 
 
 class ScoresSerializer(serializers.Serializer):
@@ -21,7 +22,7 @@ class ScoresSerializer(serializers.Serializer):
         "1.5, 1, or 0 semantic only) plus the rank fusion of the semantic and full-text rankings (below 0.5)."
     )
     match = serializers.ChoiceField(
-        choices=["every_word", "every_word_in_compound", "some_words", "some_words_in_compound", "semantic"],
+        choices=list(MATCH_RULES.values()),
         allow_null=True,
         help_text="Search only: the rule that placed it: every word matched (as whole words, or some only inside "
         "a hyphenated compound), some words matched (likewise), or found by the semantic space alone (placed "
