@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 
 from django.db import connection
+from psycopg.sql import quote
 
 from embeddings.models import ImageVector, ProductVector, Space
 
@@ -91,6 +92,16 @@ def ensure_hnsw_index(*, kind: str, space: str, encoder: str, dim: int, concurre
             [space, encoder],
         )
     return name
+
+
+def index_predicate_sql(alias: str, space: str, encoder: str) -> str:
+    """`<alias>.space = '<space>' AND <alias>.encoder = '<encoder>'`: the partial index's predicate, in constants.
+
+    The planner uses a partial index only where it can prove the index's WHERE from the query's, and
+    it proves it from constants alone: a statement that is prepared (and so planned once, for any
+    parameters) must spell the predicate as literals, or it is planned as a scan of the whole table.
+    """
+    return f"{alias}.space = {quote(space)} AND {alias}.encoder = {quote(encoder)}"
 
 
 def knn_distance_sql(alias: str, dim: int, query: str = "%s") -> str:

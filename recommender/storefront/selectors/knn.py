@@ -34,10 +34,11 @@ from typing import Any
 import numpy as np
 from django.db import connection
 
+from config.prepared_statements import prepared_cursor
 from embeddings.models import EncoderState, ProductNeighbours, ProductVector, SpaceEncoder
 from embeddings.selectors import ActiveEncoder
 from embeddings.vector_codec import halfvec_from_wire, halfvec_send_sql, vector_literal
-from embeddings.vector_indexes import photo_mean_sql
+from embeddings.vector_indexes import index_predicate_sql, photo_mean_sql
 from recommender.storefront.selectors.planning import Plan, Strategy
 
 VECTORS = ProductVector._meta.db_table
@@ -127,15 +128,16 @@ def _index_branch(space: str, query: SpaceQuery, where: str, params: list[Any], 
     gate = f"(SELECT ready FROM knn_settings) AND EXISTS (SELECT 1 FROM {_query_name(space)})"
     inner = (
         f"SELECT v.product_id, {distance} AS raw FROM {VECTORS} v JOIN catalog_product p ON p.id = v.product_id "
-        f"WHERE v.space = %s AND v.encoder = %s AND {gate} AND {where}"
+        f"WHERE {index_predicate_sql('v', space, query.encoder.identity)} AND {gate} AND {where}"
     )
-    inner_params = [space, query.encoder.identity, *params]
+    # The LIMIT is a constant too: planned for an unknown LIMIT (a tenth of the rows), a prepared
+    # statement would sort the whole space rather than walk the index.
     if exact:
         # OFFSET 0 keeps the sort outside the subquery: the HNSW index cannot serve it.
-        sql = f"SELECT product_id, raw FROM ({inner} OFFSET 0) s ORDER BY raw, product_id LIMIT %s"
+        sql = f"SELECT product_id, raw FROM ({inner} OFFSET 0) s ORDER BY raw, product_id LIMIT {int(k)}"
     else:
-        sql = f"{inner} ORDER BY raw LIMIT %s"
-    return Branch(tag=space, sql=sql, params=[*inner_params, k])
+        sql = f"{inner} ORDER BY raw LIMIT {int(k)}"
+    return Branch(tag=space, sql=sql, params=list(params))
 
 
 def _list_cte(space: str, query: SpaceQuery, where: str, params: list[Any], k: int) -> tuple[str, list[Any]]:
@@ -179,12 +181,15 @@ def fetch_candidates(
     source_product_id: int | None = None,
     marks: tuple[str, list[Any]] | None = None,
     popularity: tuple[str, list[Any]] | None = None,
+    prepare: bool = False,
 ) -> Fetched:
     """Candidates of every branch, each scored exactly in the visual and semantic spaces: one statement.
 
     `marks`: an expression over the candidate's catalog_product row `p` (the merchandising boosts it
     matches), returned with each candidate; the row is joined only then. `popularity`: an expression
-    over the candidate's id `cand.product_id` (its popularity now), returned with each candidate."""
+    over the candidate's id `cand.product_id` (its popularity now), returned with each candidate.
+    `prepare`: run it as a prepared statement with a generic plan (config.prepared_statements), for a
+    statement whose best plan does not depend on its parameters' values."""
     exact = plan.strategy == Strategy.EXACT
     ctes: list[tuple[str, list[Any]]] = [
         (
@@ -254,7 +259,7 @@ def fetch_candidates(
         f"{', '.join(score_columns)} FROM meta LEFT JOIN cand ON TRUE {' '.join(joins)}) SELECT * FROM c"
     )
     params = [value for _, values in ctes for value in values] + meta_params + column_params + join_params
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) if prepare else connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     first = rows[0]

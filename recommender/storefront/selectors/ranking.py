@@ -107,6 +107,19 @@ def _strategy(plan: Plan, origins: dict[str, str]) -> dict[str, Any]:
     return described
 
 
+def _plan_independent(spec: RankSpec, plan: Plan, extra: list[Branch]) -> bool:
+    """Whether the ranking statement has one best plan whatever its parameters, and so is prepared.
+
+    Without filter values (no filters, or only in_stock, a constant), candidates come from stored
+    lists or an HNSW walk, each reached by an index from constants in the SQL. A filter value's best
+    plan depends on the value (an exact scan must start from the filter's own index, which only the
+    value's estimate picks), and so does a full-text branch's or a pin's: those are planned for their
+    values, every time.
+    """
+    _, filter_values = filter_sql(spec.filters)
+    return not filter_values and not extra and plan.strategy != Strategy.EXACT
+
+
 def _rank_window(spec: RankSpec, need: int) -> _Window:
     # MMR needs a pool larger than what it returns to have something to trade.
     k = need * 2 if spec.diversity > 0 else need
@@ -130,6 +143,7 @@ def _rank_window(spec: RankSpec, need: int) -> _Window:
             source_product_id=spec.source_product_id,
             marks=spec.rules.marks_sql(),
             popularity=spec.popularity.score_sql() if spec.popularity is not None else None,
+            prepare=_plan_independent(spec, plan, extra),
         )
         if not fetched.source_found:
             raise Http404("No such product.")

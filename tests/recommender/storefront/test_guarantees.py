@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 
 import numpy as np
@@ -13,7 +14,8 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from catalog.models import Category, Product
 from embeddings.models import ProductVector
-from embeddings.vector_indexes import VECTOR_TABLES, index_name
+from embeddings.services import space_encoder_register
+from embeddings.vector_indexes import VECTOR_TABLES, index_kinds, index_name, kind_index_name
 from tests.recommender.storefront.conftest import DIM, SEMANTIC, VISUAL, Catalog, analyze, axis, ids
 
 pytestmark = pytest.mark.django_db
@@ -28,8 +30,7 @@ def clustered(rng: np.random.Generator, n: int, clusters: int = 20) -> np.ndarra
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-@pytest.fixture
-def big_catalog(catalog: Catalog) -> tuple[Product, list[Product]]:
+def _big_catalog(visual_encoder: str, semantic_encoder: str) -> tuple[Product, list[Product]]:
     """2,000 products with clustered vectors; every 100th (20 in all) in category 'rare'."""
     rng = np.random.default_rng(7)
     common = Category.objects.create(slug="common", name="Common")
@@ -47,17 +48,44 @@ def big_catalog(catalog: Catalog) -> tuple[Product, list[Product]]:
     visual, semantic = clustered(rng, N_PRODUCTS), clustered(rng, N_PRODUCTS)
     ProductVector.objects.bulk_create(
         [
-            ProductVector(product=p, space="visual", encoder=VISUAL, embedding=visual[i].tolist())
+            ProductVector(product=p, space="visual", encoder=visual_encoder, embedding=visual[i].tolist())
             for i, p in enumerate(products)
         ]
         + [
-            ProductVector(product=p, space="semantic", encoder=SEMANTIC, embedding=semantic[i].tolist())
+            ProductVector(product=p, space="semantic", encoder=semantic_encoder, embedding=semantic[i].tolist())
             for i, p in enumerate(products)
         ]
     )
     analyze()
     rare_products = [p for i, p in enumerate(products) if i % RARE_EVERY == 0]
     return products[1], rare_products
+
+
+@pytest.fixture
+def big_catalog(catalog: Catalog) -> tuple[Product, list[Product]]:
+    return _big_catalog(VISUAL, SEMANTIC)
+
+
+COMMITTED_ENCODERS = {"visual": "committed-visual@1", "semantic": "committed-semantic@1"}
+
+
+@pytest.fixture
+def committed_big_catalog(transactional_db: None) -> Iterator[tuple[Product, list[Product]]]:
+    """big_catalog committed, for a transaction=True test, under encoders of its own.
+
+    The flush after such a test empties the tables but keeps the HNSW indexes it made (and an
+    index of another test's encoder of another dimension would refuse these vectors): its own
+    identities meet no other test's indexes, and its indexes are dropped after it.
+    """
+    for space, identity in COMMITTED_ENCODERS.items():
+        space_encoder_register(space=space, identity=identity, dim=DIM)
+    yield _big_catalog(COMMITTED_ENCODERS["visual"], COMMITTED_ENCODERS["semantic"])
+    with connection.cursor() as cursor:
+        for space, identity in COMMITTED_ENCODERS.items():
+            for kind in index_kinds(space):
+                cursor.execute(
+                    f"DROP INDEX IF EXISTS {connection.ops.quote_name(kind_index_name(kind, space, identity))}"
+                )
 
 
 def exact_top(source: Product, candidates: list[Product], k: int) -> list[int]:
@@ -152,6 +180,47 @@ def test_the_unfiltered_query_is_served_by_the_hnsw_index(
 
     for space, encoder in (("visual", VISUAL), ("semantic", SEMANTIC)):
         assert index_name(VECTOR_TABLES["product"], space, encoder) in plan, plan
+
+
+PREPARED_RANKINGS = (
+    "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements "
+    "WHERE statement LIKE 'WITH c AS MATERIALIZED%%'"
+)
+
+
+@pytest.mark.django_db(transaction=True)  # outside a transaction, as a served request runs
+def test_the_unfiltered_ranking_is_prepared_once_and_its_generic_plan_walks_the_hnsw_index(
+    client: Client, committed_big_catalog: tuple[Product, list[Product]]
+) -> None:
+    # Given a catalogue and three product pages (different products), unfiltered
+    source, others = committed_big_catalog
+    for product in (source, others[0], others[1]):
+        response = client.get(f"/api/v1/products/{product.id}/similar/", {"limit": "12"})
+        assert response.status_code == 200
+        assert response.json()["count"] == 12
+    # Then one statement was prepared on the connection, planned generically each time
+    with connection.cursor() as cursor:
+        cursor.execute(PREPARED_RANKINGS)
+        prepared = cursor.fetchall()
+        assert [(generic, custom) for _, generic, custom in prepared] == [(3, 0)]
+        # And that one plan, made without any parameter's value, walks both spaces' HNSW indexes
+        cursor.execute(f"EXPLAIN (GENERIC_PLAN) {prepared[0][0]}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    for space, encoder in COMMITTED_ENCODERS.items():
+        assert index_name(VECTOR_TABLES["product"], space, encoder) in plan, plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_filter_with_a_value_is_planned_for_its_value_not_prepared(
+    client: Client, committed_big_catalog: tuple[Product, list[Product]]
+) -> None:
+    source, _ = committed_big_catalog
+    for category in ("common", "rare"):
+        response = client.get(f"/api/v1/products/{source.id}/similar/", {"limit": "12", "category": category})
+        assert response.json()["count"] == 12
+    with connection.cursor() as cursor:
+        cursor.execute(PREPARED_RANKINGS)
+        assert cursor.fetchall() == []
 
 
 def test_the_exact_path_does_not_touch_the_hnsw_index(
