@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -15,6 +16,34 @@ def validated(
     serializer = serializer_class(data=data, partial=partial)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def _field_copy(field: serializers.Field[Any, Any, Any, Any]) -> serializers.Field[Any, Any, Any, Any]:
+    # A plain field's state per request is what bind() sets on the copy (name, parent, source); its
+    # validators, messages and default are only read. A list's child is bound to the list, so it
+    # gets a copy of its own; a nested serializer holds bound fields of its own and is copied whole.
+    if isinstance(field, serializers.BaseSerializer | serializers.DictField):
+        return copy.deepcopy(field)
+    if isinstance(field, serializers.ListField):
+        listed: serializers.ListField = copy.copy(field)
+        # Bound already (ListField's __init__ binds it, name ''): only its parent is this copy.
+        listed.child = _field_copy(field.child)
+        listed.child.parent = listed  # type: ignore[assignment]  # the stubs say a serializer; DRF binds it so
+        return listed
+    return copy.copy(field)
+
+
+class ParamsSerializer(serializers.Serializer[Any]):
+    """A serializer of request parameters, built on every request: its fields copied one level deep.
+
+    DRF deep-copies every declared field (its arguments, its choices, its validators) for each
+    serializer it builds: on a storefront request that was ~0.8 ms of ~7 (profiled), more than
+    the rest of the parameter checks together. Declared fields are never changed after the class
+    is made, so a shallow copy of each, bound to this serializer, validates the same.
+    """
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        return {name: _field_copy(field) for name, field in self._declared_fields.items()}
 
 
 def page_envelope(*, offset: int, limit: int, has_more: bool) -> dict[str, int | None]:

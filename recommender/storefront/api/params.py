@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Category
-from config.api import MAX_ID, MAX_OFFSET, FiniteFloatField, id_field
+from config.api import MAX_ID, MAX_OFFSET, FiniteFloatField, ParamsSerializer, id_field
 from config.errors import ApiError
 from config.process_cache import ProcessCache
 from recommender.merchandising.targets import CATEGORY, Target, TargetError, parse_boost
@@ -49,7 +49,7 @@ class OptionalBooleanField(serializers.Field):
         return bool(value)
 
 
-class FilterParams(serializers.Serializer):
+class FilterParams(ParamsSerializer):
     category = serializers.SlugField(required=False, help_text="Category slug.")
     brand = serializers.CharField(required=False, max_length=120)
     min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
@@ -68,7 +68,7 @@ class FilterParams(serializers.Serializer):
         return attrs
 
 
-class PageParams(serializers.Serializer):
+class PageParams(ParamsSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=12)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
@@ -80,7 +80,7 @@ class PageParams(serializers.Serializer):
         return attrs
 
 
-class VectorParams(serializers.Serializer):
+class VectorParams(ParamsSerializer):
     mode = serializers.ChoiceField(choices=[m.value for m in Mode], default=Mode.HYBRID.value)
     visual_weight = FiniteFloatField(min_value=0, max_value=1, default=0.5)
     semantic_weight = FiniteFloatField(min_value=0, max_value=1, default=0.5)
@@ -95,7 +95,7 @@ class VectorParams(serializers.Serializer):
         return attrs
 
 
-class MerchandisingParams(serializers.Serializer):
+class MerchandisingParams(ParamsSerializer):
     boost = serializers.ListField(
         child=serializers.CharField(max_length=300, allow_blank=True),
         required=False,
