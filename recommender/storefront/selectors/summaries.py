@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 
 from catalog.models import Category, Product, ProductImage
+from config.prepared_statements import prepared_cursor
 from recommender.storefront.selectors.ranking import Ranking
 from recommender.storefront.selectors.scoring import Scored
 
@@ -52,7 +53,8 @@ def product_summaries(product_ids: Sequence[int]) -> dict[int, ProductSummary]:
     """
     if not product_ids:
         return {}
-    with connection.cursor() as cursor:
+    # Prepared (config.prepared_statements): one plan, by primary key, whatever the ids.
+    with prepared_cursor(connection) as cursor:
         cursor.execute(
             f"SELECT p.id, p.sku, p.title, p.brand, c.slug, p.price, p.currency, p.stock > 0, i.file, i.thumbnails "
             f"FROM {PRODUCTS} p LEFT JOIN {CATEGORIES} c ON c.id = p.category_id "
