@@ -3,12 +3,12 @@
 Django binds parameters on the client and never prepares (its psycopg backend turns
 psycopg's automatic preparing off, for connection poolers' sake), so every statement
 is planned again on every execution. That is right for most queries, whose best plan
-depends on their values. The storefront's unfiltered ranking statement is the
-exception: dozens of CTEs and sub-plans whose planning cost as much as running them
-(~2 ms of a ~5 ms statement, measured), with one best plan whatever the product. So
-it alone runs here: bound on the server and prepared, and planned generically
-(plan_cache_mode, set on the statement's first use on a connection) so that the plan
-is made once, not re-made for each product.
+depends on their values. The storefront's ranking statement without filter values is
+the exception: dozens of CTEs and sub-plans whose planning cost about as much as running
+them (~2-3 ms each, profiled), with one best plan whatever the product; the product
+summaries by primary key are another. Those run here: bound on the server and prepared,
+and planned generically (plan_cache_mode, set on a connection's first use here outside a
+transaction) so that each plan is made once, not re-made for each product.
 
 A generic plan knows no parameter's value: what decides between an index and a scan
 (a partial index's predicate, a LIMIT) must be written as constants in the SQL, as
