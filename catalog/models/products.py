@@ -14,6 +14,19 @@ from catalog.validation import validate_attributes
 NO_NUL = [ProhibitNullCharactersValidator()]
 
 
+class ListingKey(models.Func):
+    """A product's title and brand, lower case, runs of white space as one: how a re-listing is recognised.
+
+    recommender.duplicates.detection.listing_key spells the same in Python. Stored (Product.listing_key)
+    because "more like this" compares it for every candidate row: computed per row, the regular
+    expression cost ~3 µs a row, a third of an exact scan over a 1 % category.
+    """
+
+    template = "btrim(regexp_replace(lower(%(expressions)s), '\\s+', ' ', 'g'))"
+    arg_joiner = " || ' | ' || "
+    output_field = models.TextField()
+
+
 class Category(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200, validators=NO_NUL)
@@ -56,6 +69,11 @@ class Product(models.Model):
     # db_default too: rows written by SQL that predates the column (old fixtures, other tools) stay valid.
     text_version = models.PositiveIntegerField(default=1, db_default=1)
     text_dirty_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    # Written by PostgreSQL from title and brand on every insert and update (a stored generated column):
+    # no code path can forget it.
+    listing_key = models.GeneratedField(
+        expression=ListingKey("title", "brand"), output_field=models.TextField(), db_persist=True
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

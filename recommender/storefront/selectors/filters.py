@@ -99,11 +99,6 @@ def attribute_sql(name: str, value: str) -> tuple[str, list[Any]]:
     return "(" + " OR ".join(["p.attributes @> %s::jsonb"] * len(alternatives)) + ")", alternatives
 
 
-def listing_key_sql(alias: str) -> str:
-    """recommender.duplicates.detection.listing_key in SQL: title | brand, lower case, runs of spaces as one."""
-    return f"btrim(regexp_replace(lower({alias}.title || ' | ' || {alias}.brand), '\\s+', ' ', 'g'))"
-
-
 def filter_sql(filters: ProductFilters, exclusions: Exclusions | None = None) -> tuple[str, list[Any]]:
     """`p.is_active AND ...` with its parameters; `p` is catalog_product."""
     clauses = ["p.is_active"]
@@ -164,11 +159,12 @@ def filter_sql(filters: ProductFilters, exclusions: Exclusions | None = None) ->
             sources, excluded = zip(*exclusions.category_rules, strict=True)
             params.extend([list(sources), list(excluded), exclusions.category_rules_of])
         if exclusions.same_listing_of is not None:
-            # The source's key comes from an InitPlan, run once; a source without a title has none (''),
-            # which no product's key equals. "<>" against one unknown value keeps the planner's estimate
-            # at "nearly every row", as for the variants clause.
+            # Product.listing_key is stored, so this is one text comparison a row. The source's key comes
+            # from an InitPlan, run once; a source without a title has none (''), which no product's key
+            # equals (an empty title still leaves "| brand"). "<>" against one unknown value keeps the
+            # planner's estimate at "nearly every row", as for the variants clause.
             clauses.append(
-                f"{listing_key_sql('p')} <> COALESCE((SELECT {listing_key_sql('s')} FROM catalog_product s "
+                "p.listing_key <> COALESCE((SELECT s.listing_key FROM catalog_product s "
                 "WHERE s.id = %s AND btrim(s.title) <> ''), '')"
             )
             params.append(exclusions.same_listing_of)
