@@ -71,11 +71,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--prewarm",
         action="store_true",
-        help="read the tables and indexes the storefront touches into the OS cache first (pg_prewarm)",
+        help="read the tables and indexes the storefront touches into shared_buffers first (pg_prewarm)",
     )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--maintenance-work-mem", default="4GB")
-    return parser.parse_args()
+    args = parser.parse_args()
+    # Refused before anything is loaded: a load discards the lists this would measure.
+    if args.lists_only and not args.skip_load:
+        parser.error("--lists-only measures the lists of a loaded database: add --skip-load")
+    if args.lists_only and args.no_lists:
+        parser.error("--lists-only and --no-lists leave nothing to measure")
+    return args
 
 
 class PeakMemory(threading.Thread):
@@ -344,13 +350,12 @@ def measure(
 
 
 def prewarm() -> dict[str, Any]:
-    """Read the storefront's tables and indexes into the OS page cache and shared_buffers, as a serving
-    database has them.
+    """Read the storefront's tables and indexes into shared_buffers, as a serving database has them.
 
     Measured right after a load, a rebuild or a restart, a 1M catalogue's first requests read
     its HNSW graphs from disk; a storefront that serves all day does not. Pages only in the OS
-    cache still cost a copy per request (BENCHMARKS.md, shared_buffers), so they are read into
-    PostgreSQL's buffers too, as many as shared_buffers holds.
+    cache still cost a copy per request (BENCHMARKS.md, shared_buffers). PostgreSQL reads through
+    the OS cache, so one pass fills both: what shared_buffers cannot hold stays in the OS cache.
     """
     from django.db import connection
 
@@ -364,21 +369,19 @@ def prewarm() -> dict[str, Any]:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
-        cursor.execute(f"SELECT coalesce(sum(pg_prewarm(oid, 'read')), 0) FROM ({relations}) r")
-        blocks = cursor.fetchone()[0]
         # Largest first: when they do not all fit, the pages read later evict the earlier ones, so the
         # smaller relations (product rows, B-tree indexes) stay and the largest is left to the OS cache.
         cursor.execute(
             "SELECT coalesce(sum(pg_prewarm(s.oid, 'buffer')), 0) FROM "
             f"(SELECT r.oid FROM ({relations}) r ORDER BY pg_relation_size(r.oid) DESC OFFSET 0) s"
         )
-        buffered = cursor.fetchone()[0]
+        blocks = cursor.fetchone()[0]
         cursor.execute("SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'")
         shared = cursor.fetchone()[0]
     return {
         "seconds": round(time.perf_counter() - started, 1),
         "mib": round(blocks * 8192 / 2**20),
-        "into_shared_buffers_mib": round(min(buffered * 8192, shared) / 2**20),
+        "into_shared_buffers_mib": round(min(blocks * 8192, shared) / 2**20),
         "shared_buffers_mib": round(shared / 2**20),
     }
 
@@ -529,8 +532,6 @@ def main() -> None:
     report["text_encode_ms_in_process"] = round((time.perf_counter() - started) / 20 * 1000, 1)
     with open("/proc/loadavg") as loadavg:
         report["load_average_before"] = loadavg.read().split()[:3]
-    if args.lists_only and not args.skip_load:
-        raise SystemExit("error: --lists-only measures the lists of a loaded database: add --skip-load")
     if not args.lists_only:
         for space in ("visual", "semantic"):
             neighbour_lists_discard(space=space)  # the live path first: no list answers
