@@ -16,6 +16,9 @@ Incrementally, in the transaction that writes a product's new vector
    within that reach is kept exactly; beyond it a list may miss an entrant
    that lies further out, which the periodic rebuild repairs.
 
+Steps 1 and 3 edit lists in SQL (embeddings.neighbour_edits): in place with array
+functions where one product leaves or enters a list, by a merge where several do.
+
 Lists are read-modify-written by every worker; all of it runs under one
 transaction-scoped advisory lock per (space, encoder), which is what keeps two
 workers from deadlocking over list rows taken in different orders. A holder
@@ -45,6 +48,7 @@ from django.utils import timezone
 from config.fanout.services import fanout_discard, fanout_of
 from embeddings import ann
 from embeddings.models import NeighbourRebuild, ProductNeighbours, ProductVector
+from embeddings.neighbour_edits import lists_enter, lists_forget
 from embeddings.selectors import ActiveEncoder
 from embeddings.vector_codec import halfvec_matrix_from_wire, halfvec_send_sql
 from embeddings.vector_indexes import knn_distance_sql
@@ -173,27 +177,13 @@ def neighbour_lists_refresh(*, encoder: ActiveEncoder, product_ids: Sequence[int
 
 def _refresh_locked(encoder: ActiveEncoder, ids: list[int]) -> None:
     size = settings.RECOMMENDER_NEIGHBOURS
+    # 1. Forget the changed products in the lists of their old neighbours: nearness is nearly
+    # symmetric, so that is where they are listed (their own old lists, read before step 2
+    # rewrites them). A list that holds one of them without being its neighbour (the asymmetric
+    # few) keeps a stale entry until the next rebuild or until step 3 lets it in again: it stays a
+    # candidate, and every candidate is scored exactly when served, so it only ranks where it belongs.
+    lists_forget(encoder, ids)
     with connection.cursor() as cursor:
-        # 1. Forget the changed products in the lists of their old neighbours: nearness is nearly
-        # symmetric, so that is where they are listed (their own old lists, read before step 2
-        # rewrites them). A list that holds one of them without being its neighbour (the asymmetric
-        # few) keeps a stale entry until the next rebuild: it stays a candidate, and every
-        # candidate is scored exactly when served, so it only ranks where it now belongs.
-        cursor.execute(
-            f"""
-            UPDATE {LISTS} n SET (neighbour_ids, similarities) = (
-                SELECT coalesce(array_agg(u.id ORDER BY u.o), '{{}}'), coalesce(array_agg(u.s ORDER BY u.o), '{{}}')
-                FROM unnest(n.neighbour_ids, n.similarities) WITH ORDINALITY AS u(id, s, o)
-                WHERE u.id <> ALL(%s)
-            ), updated_at = now()
-            FROM (
-                SELECT DISTINCT unnest(o.neighbour_ids) AS id FROM {LISTS} o
-                WHERE o.space = %s AND o.encoder = %s AND o.product_id = ANY(%s)
-            ) old
-            WHERE n.space = %s AND n.encoder = %s AND n.product_id = old.id AND n.neighbour_ids && %s::bigint[]
-            """,
-            [ids, encoder.space, encoder.identity, ids, encoder.space, encoder.identity, ids],
-        )
         # Products left without a vector in this space lose their own list too.
         cursor.execute(
             f"DELETE FROM {LISTS} n WHERE n.space = %s AND n.encoder = %s AND n.product_id = ANY(%s) "
@@ -204,40 +194,12 @@ def _refresh_locked(encoder: ActiveEncoder, ids: list[int]) -> None:
     # 2. Their own lists: the first `size` of their nearest `REACH * size`.
     reach = _nearest_by_index(encoder, ids, REACH * size)
     _lists_write(encoder, {pid: nearest[:size] for pid, nearest in reach.items()})
-    # 3. Into every list within reach that they beat: all candidates of one target merged at once.
-    targets, entrants, similarities = [], [], []
-    for product_id, nearest in reach.items():
-        for neighbour_id, similarity in nearest:
-            targets.append(neighbour_id)
-            entrants.append(product_id)
-            similarities.append(similarity)
-    if not targets:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {LISTS} n SET (neighbour_ids, similarities) = (
-                SELECT array_agg(m.id ORDER BY m.s DESC, m.id), array_agg(m.s ORDER BY m.s DESC, m.id)
-                FROM (
-                    SELECT d.id, d.s FROM (
-                        -- A list may already hold an entrant (two changed products, each other's neighbour).
-                        SELECT DISTINCT ON (u.id) u.id, u.s
-                        FROM unnest(n.neighbour_ids || c.ids, n.similarities || c.sims) AS u(id, s)
-                        ORDER BY u.id, u.s DESC
-                    ) d
-                    ORDER BY d.s DESC, d.id LIMIT %s
-                ) m
-            ), updated_at = now()
-            FROM (
-                SELECT target, array_agg(entrant) AS ids, array_agg(similarity) AS sims
-                FROM unnest(%s::bigint[], %s::bigint[], %s::real[]) AS e(target, entrant, similarity)
-                GROUP BY target
-            ) c
-            WHERE n.space = %s AND n.encoder = %s AND n.product_id = c.target
-              AND (cardinality(n.similarities) < %s OR n.similarities[%s] < (SELECT max(s) FROM unnest(c.sims) s))
-            """,
-            [size, targets, entrants, similarities, encoder.space, encoder.identity, size, size],
-        )
+    # 3. Into every list within reach that they beat.
+    lists_enter(
+        encoder,
+        [(target, entrant, similarity) for entrant, nearest in reach.items() for target, similarity in nearest],
+        size=size,
+    )
 
 
 def _all_vectors(encoder: ActiveEncoder) -> tuple[np.ndarray, np.ndarray]:

@@ -71,17 +71,23 @@ def stored(product_id: int) -> list[int]:
     return list(row.neighbour_ids) if row else []
 
 
-def test_lists_kept_up_product_by_product_equal_brute_force(space: ActiveEncoder, media_root: Any) -> None:
-    # Given products embedded one after another, as uploads arrive
+# One at a time, each list is edited in place (one entrant); in batches, a list that several of a
+# batch's products enter at once is merged (embeddings.neighbour_edits).
+@pytest.mark.parametrize("batch", [1, 6], ids=["one-by-one", "in-batches"])
+def test_lists_kept_up_as_products_arrive_equal_brute_force(space: ActiveEncoder, media_root: Any, batch: int) -> None:
+    # Given products embedded as uploads arrive, alone or a batch at a time
     rng = np.random.default_rng(3)
     vectors: dict[int, np.ndarray] = {}
-    for n in range(30):
-        vector = unit(rng)
-        product = photographed(vector, n)
-        product_vectors_recompute(product_ids=[product.pk])
-        vectors[product.pk] = vector
+    for start in range(0, 30, batch):
+        arrived = []
+        for n in range(start, start + batch):
+            vector = unit(rng)
+            product = photographed(vector, n)
+            vectors[product.pk] = vector
+            arrived.append(product.pk)
+        product_vectors_recompute(product_ids=arrived)
 
-    # Then every product's list is its exact top 5, nearest first, with its similarities
+    # Then every product's list is its exact top SIZE, nearest first, with its similarities
     for product_id in vectors:
         assert stored(product_id) == brute_force(vectors, product_id, SIZE), product_id
     row = ProductNeighbours.objects.get(product_id=next(iter(vectors)), space=Space.VISUAL)
