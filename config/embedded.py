@@ -174,11 +174,13 @@ def postgres_url(var_dir: Path) -> str:
     return f"postgresql://{db['USER']}@/{db['NAME']}?host={quote(db['HOST'])}&port={db['PORT']}"
 
 
-def ensure_postgres(var_dir: Path, *, replication: bool = False) -> str:
+def ensure_postgres(var_dir: Path, *, replication: bool = False, shared_buffers: str | None = None) -> str:
     """Start (once) the embedded PostgreSQL 18 + pgvector under `var_dir`; return its DATABASE_URL.
 
     `replication`: WAL for streaming replicas (PG_REPLICATION_OPTIONS) and a replication role
-    (PG_REPLICATION_ROLE), so that `ensure_postgres_standby` can copy it.
+    (PG_REPLICATION_ROLE), so that `ensure_postgres_standby` can copy it. `shared_buffers` (e.g.
+    "12GB"): instead of the options' own, when this call is the one that starts the server (a
+    benchmark sizing the cache to its catalogue: bench/pg_restart.py).
     """
     var_dir = var_dir.resolve()
     bin_dir = _pg_bin()
@@ -195,7 +197,10 @@ def ensure_postgres(var_dir: Path, *, replication: bool = False) -> str:
         run_as = _prepare_for_root(pgdata, socket_dir, bin_dir)
         if not (pgdata / "PG_VERSION").exists():
             _run(run_as, [bin_dir / "initdb", "-D", pgdata, "--auth=trust", "--encoding=utf8", "-U", PG_USER])
-        _start_server(run_as, bin_dir, pgdata, socket_dir, PG_REPLICATION_OPTIONS if replication else PG_SERVER_OPTIONS)
+        options = PG_REPLICATION_OPTIONS if replication else PG_SERVER_OPTIONS
+        if shared_buffers is not None:
+            options = f"{options} -c shared_buffers={shared_buffers}"  # the last of a setting wins
+        _start_server(run_as, bin_dir, pgdata, socket_dir, options)
         _create_database(bin_dir, socket_dir)
         if replication:
             _psql(bin_dir, socket_dir, f"DROP ROLE IF EXISTS {PG_REPLICATION_ROLE}")
