@@ -456,31 +456,6 @@ def build_lists() -> dict[str, Any]:
     return report
 
 
-def updated_product(kind: str, *, sku: str, row: int, catalogue: Catalogue, rng: np.random.Generator) -> int:
-    """The product whose vectors just changed, as the incremental measurements take it (inside their
-    transaction): "new", a near-copy of the catalogue's product at `row`, made with vectors in every
-    active space (it enters that product's neighbourhood); "re-embedded", that product itself."""
-    from decimal import Decimal
-
-    from catalog.models import Product
-    from embeddings.models import ProductVector
-    from embeddings.selectors import active_encoders
-
-    if kind != "new":
-        return int(catalogue.ids[row])
-    tables = {"visual": catalogue.visual, "semantic": catalogue.semantic}
-    product = Product.objects.create(sku=sku, title="new", price=Decimal("1.00"))
-    for encoder in active_encoders():
-        vector = tables[encoder.space][row].astype(np.float32) + rng.normal(0, 0.01, encoder.dim)
-        ProductVector.objects.create(
-            product=product,
-            space=encoder.space,
-            encoder=encoder.identity,
-            embedding=(vector / np.linalg.norm(vector)).tolist(),
-        )
-    return int(product.pk)
-
-
 def incremental_cost(catalogue: Catalogue, count: int = 40) -> dict[str, Any]:
     """What an embedded photo costs the stored lists: neighbour_lists_refresh of its product, both spaces.
 
@@ -489,18 +464,35 @@ def incremental_cost(catalogue: Catalogue, count: int = 40) -> dict[str, Any]:
     rewritten (it first leaves its old neighbours' lists). Each in a transaction that
     is rolled back, so the catalogue is unchanged.
     """
+    from decimal import Decimal
+
     from django.db import transaction
 
+    from catalog.models import Product
+    from embeddings.models import ProductVector
     from embeddings.neighbours import neighbour_lists_refresh
     from embeddings.selectors import active_encoders
 
     rng = np.random.default_rng(13)
     encoders = active_encoders()
+    tables = {"visual": catalogue.visual, "semantic": catalogue.semantic}
     timings: dict[str, dict[str, list[float]]] = {"new": {}, "re-embedded": {}}
     for n, row in enumerate(rng.integers(0, len(catalogue.ids), size=count + 5).tolist()):
         for kind in timings:
             with transaction.atomic():
-                product_id = updated_product(kind, sku=f"BENCH-NEW-{n}", row=row, catalogue=catalogue, rng=rng)
+                if kind == "new":
+                    product = Product.objects.create(sku=f"BENCH-NEW-{n}", title="new", price=Decimal("1.00"))
+                    for encoder in encoders:
+                        vector = tables[encoder.space][row].astype(np.float32) + rng.normal(0, 0.01, 768)
+                        ProductVector.objects.create(
+                            product=product,
+                            space=encoder.space,
+                            encoder=encoder.identity,
+                            embedding=(vector / np.linalg.norm(vector)).tolist(),
+                        )
+                    product_id = product.pk
+                else:
+                    product_id = int(catalogue.ids[row])
                 for encoder in encoders:
                     started = time.perf_counter()
                     neighbour_lists_refresh(encoder=encoder, product_ids=[product_id])
