@@ -3,7 +3,7 @@
 Each comes in two forms. The general one unnests a list, merges, de-duplicates and
 sorts it, so any number of products can leave or enter one list at once (a batch
 whose products are each other's neighbours). That costs the database ~65 µs per
-rewritten list, most of what an embedded photo costs when ~100 lists take it. A
+rewritten list (2 ms of the 11-16 ms an embedded photo cost one space at 100k). A
 list that one product leaves or enters, the common case (every upload, every
 re-embedded photo), is edited with array functions instead: array_position finds
 the product, slices cut it out or splice it in at the place its similarity earns,

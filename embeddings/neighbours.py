@@ -48,12 +48,11 @@ from django.utils import timezone
 from config.fanout.services import fanout_discard, fanout_of
 from embeddings import ann
 from embeddings.models import NeighbourRebuild, ProductNeighbours, ProductVector
-from embeddings.neighbour_edits import lists_enter, lists_forget
+from embeddings.neighbour_edits import LISTS, lists_enter, lists_forget
 from embeddings.selectors import ActiveEncoder
 from embeddings.vector_codec import halfvec_matrix_from_wire, halfvec_send_sql
 from embeddings.vector_indexes import knn_distance_sql
 
-LISTS = ProductNeighbours._meta.db_table
 REBUILDS = NeighbourRebuild._meta.db_table
 VECTORS = ProductVector._meta.db_table
 # Products per rebuild batch: one ANN search and one upsert of 2,000 lists (~1 s at 1280-d on 2 cores).
